@@ -1,0 +1,56 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * rmigration: a CPU stopper in a module.
+ *
+ * The C API of rmigration.ko for other modules, modelled on stop_one_cpu()
+ * and stop_one_cpu_nowait() of <linux/stop_machine.h>. A work runs in the
+ * rmigration/N thread of its CPU, a SCHED_FIFO kthread bound to that CPU.
+ */
+#ifndef _RMIGRATION_H
+#define _RMIGRATION_H
+
+#include <linux/types.h>
+
+/**
+ * typedef rmigration_fn_t - a function run by an rmigration thread
+ * @arg: the argument given when the work was queued
+ *
+ * Runs in thread context on the CPU the work was queued on, with preemption
+ * enabled: unlike the kernel's stopper it may sleep, but it delays every
+ * later work of that CPU while it runs, and it must not take the CPU hotplug
+ * lock (cpus_read_lock()), since hotplug waits for the thread to park.
+ *
+ * RETURNS: the value rmigration_stop_one_cpu() returns to its caller.
+ */
+typedef int (*rmigration_fn_t)(void *arg);
+
+struct rmigration_done;
+
+/**
+ * struct rmigration_work - a queued call of an rmigration_fn_t
+ * @next: the next work in the stopper's FIFO list (private)
+ * @fn: the function to run
+ * @arg: its argument
+ * @done: completion record of a waiting caller, NULL for _nowait (private)
+ * @caller: return address of the queueing call, for diagnostics
+ * @id: sequence number, shown in traces (private)
+ * @queued_ns: local_clock() when queued, for latency figures (private)
+ *
+ * The caller of rmigration_stop_one_cpu_nowait() owns it and must keep it
+ * unchanged from the call until @fn starts running.
+ */
+struct rmigration_work {
+	struct rmigration_work	*next;
+	rmigration_fn_t		fn;
+	void			*arg;
+	struct rmigration_done	*done;
+	unsigned long		caller;
+	u64			id;
+	u64			queued_ns;
+};
+
+int rmigration_stop_one_cpu(unsigned int cpu, rmigration_fn_t fn, void *arg);
+bool rmigration_stop_one_cpu_nowait(unsigned int cpu, rmigration_fn_t fn,
+				    void *arg, struct rmigration_work *work);
+
+#endif /* _RMIGRATION_H */

@@ -1,0 +1,51 @@
+# SPDX-License-Identifier: GPL-2.0
+# Shared settings of the rmigration scripts: pinned versions and cache paths.
+# Sourced, never run. Everything lives outside the checkout, under $CACHE.
+
+# shellcheck disable=SC2034
+
+CACHE=${RMIGRATION_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/rmigration}
+TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+
+# Pinned versions (see README, "Set-up").
+KERNEL_PKGS=(linux-source-7.3 linux-source-7.2)
+RUSTC_VERSION=$(sed -n 's/^channel *= *"\(.*\)"/\1/p' "$TOP/rust-toolchain.toml")
+BINDGEN_VERSION=0.72.1
+LIBCLANG_VERSION=18.1.1
+VNG_VERSION=1.42
+HOST_PKGS=(flex bison libelf-dev libssl-dev bc cpio kmod python3-venv udev
+	   qemu-system-x86 make gcc xz-utils busybox-static)
+
+TOOLS=$CACHE/tools
+APT_DIR=$CACHE/apt
+BINDGEN=$TOOLS/bindgen/bin/bindgen
+LIBCLANG_PATH=$TOOLS/libclang/libclang-$LIBCLANG_VERSION.data/platlib/clang/native
+VENV=$TOOLS/vng
+VNG=$VENV/bin/vng
+RUST_SRC_ROOT=$TOOLS/rust-src
+KSRC_ROOT=$CACHE/src
+
+export RUSTUP_TOOLCHAIN=$RUSTC_VERSION
+export LIBCLANG_PATH
+export PATH=$TOOLS/bindgen/bin:$VENV/bin:$PATH
+
+log() { printf '[rmigration] %s\n' "$*" >&2; }
+die() { printf '[rmigration] error: %s\n' "$*" >&2; exit 1; }
+
+# rust_lib_src: the library/ directory of the unpacked Debian rust-src.
+rust_lib_src() {
+	local d
+	for d in "$RUST_SRC_ROOT"/usr/src/rustc-*/library; do
+		[ -d "$d" ] && { echo "$d"; return 0; }
+	done
+	return 1
+}
+
+# kernel_src: the unpacked linux-source tree (read-only master copy).
+kernel_src() {
+	local d
+	for d in "$KSRC_ROOT"/linux-source-*/; do
+		[ -f "$d/Makefile" ] && { echo "${d%/}"; return 0; }
+	done
+	return 1
+}

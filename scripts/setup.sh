@@ -1,0 +1,134 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# Installs everything rmigration needs on a bare Debian 12 machine, idempotently:
+# host packages (system apt), and under $CACHE the kernel source, rust-src,
+# bindgen, libclang and virtme-ng. The system's apt sources are never touched:
+# newer Debian suites are reached through a private apt configuration.
+set -euo pipefail
+. "$(dirname "$0")/env.sh"
+
+mkdir -p "$CACHE" "$TOOLS"
+
+host_packages() {
+	local missing=() p
+	for p in "${HOST_PKGS[@]}"; do
+		dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' ||
+			missing+=("$p")
+	done
+	[ ${#missing[@]} -eq 0 ] && return 0
+	log "installing host packages: ${missing[*]}"
+	export DEBIAN_FRONTEND=noninteractive
+	apt-get update -qq
+	apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+}
+
+# A private apt configuration for trixie and trixie-backports: used only to
+# download arch-all packages, which are unpacked with dpkg -x, never installed.
+private_apt() {
+	mkdir -p "$APT_DIR/lists/partial" "$APT_DIR/archives/partial"
+	cat > "$APT_DIR/sources.list" <<-SRC
+	deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] http://deb.debian.org/debian trixie main
+	deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] http://deb.debian.org/debian trixie-backports main
+	deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] http://deb.debian.org/debian sid main
+	SRC
+	APT_OPTS=(-o Dir::Etc::sourcelist="$APT_DIR/sources.list"
+		  -o Dir::Etc::sourceparts=- -o Dir::State::Lists="$APT_DIR/lists"
+		  -o Dir::Cache::archives="$APT_DIR/archives"
+		  -o APT::Get::List-Cleanup=0 -o Debug::NoLocking=1
+		  -o APT::Sandbox::User=root)
+	if [ -z "$(find "$APT_DIR/lists" -name '*Packages*' -mtime -7 2>/dev/null | head -1)" ]; then
+		log "updating the private apt lists (trixie, trixie-backports, sid)"
+		apt-get "${APT_OPTS[@]}" update -qq
+	fi
+}
+
+# apt_fetch DIR PKG...: downloads the first available of PKG... and unpacks it into DIR.
+apt_fetch() {
+	local dest=$1 p ver
+	shift
+	for p in "$@"; do
+		ver=$(apt-cache "${APT_OPTS[@]}" policy "$p" 2>/dev/null |
+			sed -n 's/^ *Candidate: *//p')
+		[ -n "$ver" ] && [ "$ver" != "(none)" ] || { log "$p: not in the registry, trying the next"; continue; }
+		log "downloading $p $ver"
+		(cd "$APT_DIR/archives" && apt-get "${APT_OPTS[@]}" download -qq "$p=$ver")
+		mkdir -p "$dest"
+		dpkg -x "$APT_DIR/archives/${p}_${ver//:/%3a}_all.deb" "$dest"
+		return 0
+	done
+	return 1
+}
+
+kernel_source() {
+	kernel_src >/dev/null && return 0
+	apt_fetch "$KSRC_ROOT/pkg" "${KERNEL_PKGS[@]}" ||
+		die "none of ${KERNEL_PKGS[*]} is in Debian's registry"
+	local tarball
+	tarball=$(ls "$KSRC_ROOT"/pkg/usr/src/linux-source-*.tar.* | head -1)
+	log "unpacking $(basename "$tarball")"
+	tar -C "$KSRC_ROOT" -xf "$tarball"
+	rm -rf "$KSRC_ROOT/pkg"
+	kernel_src >/dev/null || die "kernel source did not unpack"
+}
+
+rust_src() {
+	if rust_lib_src >/dev/null; then return 0; fi
+	local ver=${RUSTC_VERSION}
+	# Debian names it rust-src with the upstream version as a prefix of its version.
+	local cand
+	cand=$(apt-cache "${APT_OPTS[@]}" madison rust-src 2>/dev/null |
+		awk -v v="$ver" '$3 ~ "^"v"\\+" {print $3; exit}')
+	[ -n "$cand" ] || die "rust-src $ver is not in Debian's registry (trixie-backports, sid)"
+	log "downloading rust-src $cand"
+	(cd "$APT_DIR/archives" && apt-get "${APT_OPTS[@]}" download -qq "rust-src=$cand")
+	mkdir -p "$RUST_SRC_ROOT"
+	dpkg -x "$APT_DIR/archives/rust-src_${cand//:/%3a}_all.deb" "$RUST_SRC_ROOT"
+	rust_lib_src >/dev/null || die "rust-src did not unpack"
+}
+
+rustc_toolchain() {
+	rustc --version 2>/dev/null | grep -q "^rustc $RUSTC_VERSION " && return 0
+	log "rustc $RUSTC_VERSION is not installed: trying rustup"
+	rustup toolchain install "$RUSTC_VERSION" --profile minimal -c rustfmt -c clippy ||
+		die "rustc $RUSTC_VERSION is needed (rust-toolchain.toml) and rustup could not install it"
+}
+
+bindgen() {
+	"$BINDGEN" --version 2>/dev/null | grep -q " $BINDGEN_VERSION" && return 0
+	log "installing bindgen-cli $BINDGEN_VERSION (cargo, a few minutes)"
+	cargo install --quiet --locked --root "$TOOLS/bindgen" "bindgen-cli@$BINDGEN_VERSION"
+}
+
+libclang() {
+	[ -e "$LIBCLANG_PATH/libclang.so" ] && return 0
+	log "fetching the libclang $LIBCLANG_VERSION wheel"
+	local tmp
+	tmp=$(mktemp -d)
+	"$VENV/bin/pip" download -q --no-deps --only-binary=:all: \
+		--platform manylinux2010_x86_64 -d "$tmp" "libclang==$LIBCLANG_VERSION" ||
+		die "libclang==$LIBCLANG_VERSION is not on PyPI"
+	mkdir -p "$TOOLS/libclang"
+	"$VENV/bin/python3" -m zipfile -e "$tmp"/libclang-*.whl "$TOOLS/libclang"
+	rm -rf "$tmp"
+	[ -e "$LIBCLANG_PATH/libclang.so" ] || die "libclang.so not found in the wheel"
+}
+
+virtme_ng() {
+	"$VNG" --version 2>/dev/null | grep -q "$VNG_VERSION" && return 0
+	log "installing virtme-ng $VNG_VERSION"
+	/usr/bin/python3 -m venv "$VENV"
+	"$VENV/bin/pip" install -q "virtme-ng==$VNG_VERSION"
+}
+
+host_packages
+private_apt
+rustc_toolchain
+kernel_source &
+src_pid=$!
+rust_src
+virtme_ng
+libclang
+bindgen
+wait $src_pid || die "kernel source"
+log "set-up complete: cache in $CACHE"

@@ -1,0 +1,25 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * The C side of rmigration, as seen by bindgen: kernel declarations that the
+ * kernel crate's bindings lack, and the helpers of ffi.c.
+ */
+#ifndef _RMIGRATION_FFI_H
+#define _RMIGRATION_FFI_H
+
+#include <linux/smpboot.h>
+#include <rmigration.h>
+
+/* Per-CPU task pointers of the rmigration/N threads (smp_hotplug_thread.store). */
+struct task_struct *__percpu *rmigration_thread_store(void);
+struct task_struct *rmigration_thread_on(unsigned int cpu);
+
+/* The "trace" module parameter. */
+bool rmigration_trace_enabled(void);
+
+/* SCHED_FIFO at MAX_RT_PRIO - 1, the highest priority a module can give. */
+int rmigration_set_fifo_max(struct task_struct *p);
+
+/* Writes the symbol name of @addr (printk's %ps) into @buf. */
+void rmigration_symbol(char *buf, size_t len, unsigned long addr);
+
+#endif /* _RMIGRATION_FFI_H */

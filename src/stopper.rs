@@ -1,0 +1,438 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The CPU stopper: one FIFO list of works per CPU, run by that CPU's
+//! `rmigration/N` thread, as `kernel/stop_machine.c` does for `migration/N`.
+//!
+//! ```text
+//! stop_one_cpu(cpu, fn, arg)         pack fn + arg + done into a work
+//!   queue: lock, enabled? add tail   (else -ENOENT, fn never runs)
+//!          unlock, then wake rmigration/cpu
+//!   wait for done                    the thread pops the work, runs fn,
+//!   return fn's result               stores the result and completes done
+//! ```
+//!
+//! A stopper is enabled while its thread is active on its online CPU: the
+//! thread enables it when it starts or is unparked, and disables it when it
+//! parks (its CPU goes offline) or stops (module unload). Works still queued
+//! then are run by the thread before it parks, still on their CPU: no work
+//! is lost or run twice, and no caller waits for a parked thread.
+//!
+//! Differences from the kernel's stopper: the threads are `SCHED_FIFO` at
+//! the highest real-time priority rather than in the stop scheduling class
+//! (`sched_set_stop_task()` is not exported), so works run preemptibly and may
+//! sleep, but only `SCHED_DEADLINE` tasks and interrupts can delay them.
+
+mod works;
+
+use crate::{
+    bindings::{
+        rmigration_done,
+        rmigration_work, //
+    },
+    sched,
+    trace,
+};
+use core::{
+    ffi::c_void,
+    ptr, //
+};
+use kernel::{
+    cpu::{
+        nr_cpu_ids,
+        CpuId, //
+    },
+    new_spinlock_irq,
+    prelude::*,
+    sync::{
+        atomic::{
+            Acquire,
+            Atomic,
+            Relaxed,
+            Release, //
+        },
+        Completion,
+        SpinLockIrq,
+    },
+};
+use pin_init::stack_pin_init;
+use works::WorkList;
+
+/// A function run by a stopper thread, with the argument it was queued with.
+pub(crate) type WorkFn = unsafe extern "C" fn(arg: *mut c_void) -> c_int;
+
+/// What the lock of a [`Stopper`] protects.
+struct StopperInner {
+    /// Queued works, oldest first.
+    works: WorkList,
+    /// Whether works may be queued: the thread is active on its online CPU.
+    enabled: bool,
+    /// The work running now, for diagnostics: (function, caller, id).
+    running: Option<(usize, usize, u64)>,
+}
+
+/// Counters of one stopper, shown in debugfs.
+pub(crate) struct Stats {
+    /// Works queued.
+    pub(crate) queued: Atomic<u64>,
+    /// Works run.
+    pub(crate) run: Atomic<u64>,
+    /// Works refused with `ENOENT`, their CPU being offline.
+    pub(crate) enoent: Atomic<u64>,
+    /// Sum of the queue-to-done latencies of the works run, in ns.
+    pub(crate) latency_sum: Atomic<u64>,
+    /// Largest queue-to-done latency, in ns.
+    pub(crate) latency_max: Atomic<u64>,
+}
+
+/// The stopper of one CPU (`struct cpu_stopper`).
+#[pin_data]
+pub(crate) struct Stopper {
+    cpu: CpuId,
+    #[pin]
+    inner: SpinLockIrq<StopperInner>,
+    stats: Stats,
+}
+
+/// The completion record of a waiting caller (`struct cpu_stop_done`).
+#[pin_data]
+struct Done {
+    ret: Atomic<i32>,
+    #[pin]
+    completion: Completion,
+}
+
+impl Stats {
+    const fn new() -> Self {
+        Self {
+            queued: Atomic::new(0),
+            run: Atomic::new(0),
+            enoent: Atomic::new(0),
+            latency_sum: Atomic::new(0),
+            latency_max: Atomic::new(0),
+        }
+    }
+}
+
+impl Done {
+    fn new() -> impl PinInit<Self> {
+        pin_init!(Self {
+            ret: Atomic::new(0),
+            completion <- Completion::new(),
+        })
+    }
+}
+
+/// Source of work ids, for traces.
+static NEXT_ID: Atomic<u64> = Atomic::new(1);
+
+impl Stopper {
+    fn new(cpu: CpuId) -> impl PinInit<Self> {
+        pin_init!(Self {
+            cpu,
+            inner <- new_spinlock_irq!(
+                StopperInner {
+                    works: WorkList::new(),
+                    enabled: false,
+                    running: None,
+                },
+                "rmigration_stopper"
+            ),
+            stats: Stats::new(),
+        })
+    }
+
+    /// The counters of this stopper.
+    pub(crate) fn stats(&self) -> &Stats {
+        &self.stats
+    }
+
+    /// The work running now, as (function, caller, id), if any.
+    pub(crate) fn running(&self) -> Option<(usize, usize, u64)> {
+        self.inner.lock().running
+    }
+
+    /// Queues `work` and wakes the thread (`cpu_stop_queue_work()`).
+    ///
+    /// Returns `false`, leaving `work` alone, if the stopper is disabled.
+    ///
+    /// # Safety
+    ///
+    /// `work` must be valid and stay valid and untouched from this call until
+    /// its function starts running.
+    unsafe fn queue(&self, work: *mut rmigration_work) -> bool {
+        // SAFETY: `work` is valid and still ours (safety requirements).
+        let id = unsafe {
+            (*work).id = NEXT_ID.fetch_add(1, Relaxed);
+            (*work).queued_ns = sched::now_ns();
+            (*work).id
+        };
+        let mut inner = self.inner.lock();
+        let enabled = inner.enabled;
+        if enabled {
+            // SAFETY: The caller keeps `work` valid until it runs.
+            unsafe { inner.works.push_back(work) };
+        }
+        drop(inner);
+
+        if enabled {
+            self.stats.queued.add(1, Relaxed);
+            trace::queued(self.cpu, id);
+            // The thread cannot go away under us: threads are only stopped
+            // at module unload, when nobody queues any more.
+            sched::wake_thread(self.cpu);
+            trace::woken(self.cpu, id);
+        } else {
+            self.stats.enoent.add(1, Relaxed);
+            trace::refused(self.cpu, id);
+        }
+        enabled
+    }
+
+    /// Runs one work off the head of the list, if any; returns whether it did.
+    fn run_one(&self) -> bool {
+        let mut inner = self.inner.lock();
+        let Some(work) = inner.works.pop_front() else {
+            return false;
+        };
+        // SAFETY: The queuer keeps `work` untouched until its function starts:
+        // read all we need now.
+        let (func, arg, done, caller, id, queued_ns) = unsafe {
+            let w = &*work;
+            (w.fn_, w.arg, w.done, w.caller, w.id, w.queued_ns)
+        };
+        inner.running = Some((func.map_or(0, |f| f as usize), caller as usize, id));
+        drop(inner);
+
+        trace::started(self.cpu, id, func.map_or(0, |f| f as usize));
+        // SAFETY: The queuer vouched for `func(arg)` to be callable here.
+        let ret = func.map_or(0, |f| unsafe { f(arg) });
+        let ns = sched::now_ns().saturating_sub(queued_ns);
+
+        self.stats.run.add(1, Relaxed);
+        self.stats.latency_sum.add(ns, Relaxed);
+        let mut max = self.stats.latency_max.load(Relaxed);
+        while ns > max {
+            match self.stats.latency_max.cmpxchg(max, ns, Relaxed) {
+                Ok(_) => break,
+                Err(cur) => max = cur,
+            }
+        }
+        self.inner.lock().running = None;
+        trace::done(self.cpu, id, ret, ns);
+
+        if !done.is_null() {
+            // SAFETY: A waiting caller keeps its `Done` alive until it is
+            // completed; `work` and `done` must not be touched after this.
+            let done = unsafe { &*done.cast::<Done>() };
+            done.ret.store(ret, Relaxed);
+            done.completion.complete_all();
+        }
+        true
+    }
+
+    /// Enables or disables queueing; on disabling, runs what is queued.
+    fn set_enabled(&self, enabled: bool) {
+        self.inner.lock().enabled = enabled;
+        if !enabled {
+            // Nobody can add works any more: drain the list on this CPU.
+            while self.run_one() {}
+        }
+    }
+}
+
+/// The stoppers of all possible CPUs.
+pub(crate) struct Stoppers {
+    cpus: KVec<Pin<KBox<Stopper>>>,
+}
+
+/// The published stoppers, for the thread callbacks and the C API, which
+/// receive no context: non-null while a [`Published`] exists.
+static STOPPERS: Atomic<*const Stoppers> = Atomic::new(ptr::null());
+
+/// Owner of the published stoppers; unpublishes them when dropped.
+///
+/// # Invariants
+///
+/// `STOPPERS` points at the boxed stoppers while this object exists.
+pub(crate) struct Published(KBox<Stoppers>);
+
+impl Published {
+    /// Allocates one disabled stopper per possible CPU and publishes them.
+    pub(crate) fn new() -> Result<Self> {
+        let n = nr_cpu_ids();
+        let mut cpus = KVec::with_capacity(usize::try_from(n)?, GFP_KERNEL)?;
+        for id in 0..n {
+            let cpu = CpuId::from_u32(id).ok_or(EINVAL)?;
+            cpus.push(KBox::pin_init(Stopper::new(cpu), GFP_KERNEL)?, GFP_KERNEL)?;
+        }
+        let this = KBox::new(Stoppers { cpus }, GFP_KERNEL)?;
+        if STOPPERS
+            .cmpxchg(ptr::null(), &raw const *this, Release)
+            .is_err()
+        {
+            return Err(EBUSY);
+        }
+        // INVARIANT: Just published.
+        Ok(Self(this))
+    }
+}
+
+impl Drop for Published {
+    fn drop(&mut self) {
+        STOPPERS.store(ptr::null(), Release);
+    }
+}
+
+/// The stopper of `cpu`, if the stoppers are published.
+///
+/// The stoppers are unpublished at module unload only, after the threads
+/// are stopped and the hooks removed, and modules using the C API hold a
+/// reference on this one: no caller can still hold the reference then.
+pub(crate) fn stopper(cpu: CpuId) -> Option<&'static Stopper> {
+    let stoppers = STOPPERS.load(Acquire);
+    if stoppers.is_null() {
+        return None;
+    }
+    // SAFETY: A published pointer is valid until module unload (above).
+    let stoppers = unsafe { &*stoppers };
+    stoppers
+        .cpus
+        .get(usize::try_from(u32::from(cpu)).ok()?)
+        .map(|s| s.as_ref().get_ref())
+}
+
+/// Runs `func(arg)` on `cpu` and returns its result (`stop_one_cpu()`).
+///
+/// Queues a work on the stopper of `cpu` and waits until its thread has run
+/// it. CONTEXT: process context, may sleep; not from a work of the stopper
+/// of `cpu` (that would wait for itself).
+///
+/// RETURNS: the value of `func(arg)`, or `ENOENT` if `cpu` is offline (or its
+/// thread parked), in which case `func` did not run.
+///
+/// # Safety
+///
+/// `func(arg)` must be safe to call on the stopper thread of `cpu`, which
+/// runs it before this function returns.
+pub(crate) unsafe fn stop_one_cpu(
+    cpu: CpuId,
+    func: WorkFn,
+    arg: *mut c_void,
+    caller: usize,
+) -> Result<c_int> {
+    let stopper = stopper(cpu).ok_or(ENOENT)?;
+    stack_pin_init!(let done = Done::new());
+    let mut work = rmigration_work {
+        next: ptr::null_mut(),
+        fn_: Some(func),
+        arg,
+        done: (&raw const *done).cast::<rmigration_done>().cast_mut(),
+        caller: caller as _,
+        id: 0,
+        queued_ns: 0,
+    };
+    // SAFETY: `work` and `done` live on this stack until the work completed,
+    // which the wait below ensures once it is queued.
+    if !unsafe { stopper.queue(&raw mut work) } {
+        return Err(ENOENT);
+    }
+    done.completion.wait_for_completion();
+    Ok(done.ret.load(Relaxed))
+}
+
+/// Runs the closure `f` on `cpu` and returns its result.
+///
+/// The safe form of [`stop_one_cpu`]: `f` runs on the stopper thread of `cpu`
+/// before this function returns, so it may borrow from the caller.
+pub(crate) fn stop_one_cpu_with<F>(cpu: CpuId, f: F) -> Result<c_int>
+where
+    F: FnOnce() -> c_int + Send,
+{
+    /// # Safety
+    ///
+    /// `arg` must point at a live `Option<F>`, not accessed by anyone else.
+    unsafe extern "C" fn call<F: FnOnce() -> c_int>(arg: *mut c_void) -> c_int {
+        // SAFETY: By the safety requirements `arg` is a live `Option<F>`.
+        let f = unsafe { &mut *arg.cast::<Option<F>>() };
+        f.take().map_or(0, |f| f())
+    }
+
+    let mut f = Some(f);
+    // SAFETY: `call::<F>` takes `f` from the `Option<F>` on this stack, which
+    // outlives the work; `F: Send` lets it run on the stopper thread.
+    unsafe { stop_one_cpu(cpu, call::<F>, (&raw mut f).cast(), 0) }
+}
+
+/// Queues `func(arg)` on `cpu` without waiting (`stop_one_cpu_nowait()`).
+///
+/// RETURNS: `true` if the work was queued: it will run; `false` if `cpu` is
+/// offline, and `func` will not run.
+///
+/// # Safety
+///
+/// `work` must be valid and stay valid and untouched until `func` starts
+/// running; `func(arg)` must be safe to call on the stopper thread of `cpu`.
+pub(crate) unsafe fn stop_one_cpu_nowait(
+    cpu: CpuId,
+    func: WorkFn,
+    arg: *mut c_void,
+    work: *mut rmigration_work,
+    caller: usize,
+) -> bool {
+    let Some(stopper) = stopper(cpu) else {
+        return false;
+    };
+    // SAFETY: `work` is valid (safety requirements).
+    unsafe {
+        (*work).fn_ = Some(func);
+        (*work).arg = arg;
+        (*work).done = ptr::null_mut();
+        (*work).caller = caller as _;
+    }
+    // SAFETY: The caller keeps `work` valid until `func` starts.
+    unsafe { stopper.queue(work) }
+}
+
+/// The `rmigration/N` threads (`cpu_stop_threads`).
+pub(crate) struct Threads;
+
+#[vtable]
+impl crate::smpboot::HotplugThread for Threads {
+    const NAME: &'static CStr = c"rmigration/%u";
+
+    fn should_run(cpu: CpuId) -> bool {
+        stopper(cpu).is_some_and(|s| !s.inner.lock().works.is_empty())
+    }
+
+    fn run(cpu: CpuId) {
+        if let Some(s) = stopper(cpu) {
+            while s.run_one() {}
+        }
+    }
+
+    fn create(cpu: CpuId, thread: &kernel::task::Task) {
+        if let Err(e) = sched::set_fifo_max(thread) {
+            pr_warn!("rmigration/{}: no SCHED_FIFO ({:?})\n", u32::from(cpu), e);
+        }
+    }
+
+    fn setup(cpu: CpuId) {
+        if let Some(s) = stopper(cpu) {
+            s.set_enabled(true);
+        }
+    }
+
+    fn unpark(cpu: CpuId) {
+        Self::setup(cpu)
+    }
+
+    fn park(cpu: CpuId) {
+        if let Some(s) = stopper(cpu) {
+            s.set_enabled(false);
+        }
+    }
+
+    fn cleanup(cpu: CpuId, _online: bool) {
+        Self::park(cpu)
+    }
+}

@@ -1,0 +1,109 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Traces: with the module parameter `trace=1` (also writable at run time in
+//! `/sys/module/rmigration/parameters/trace`), one kernel log line per step
+//! of every work: queued -> woken -> started -> done, or refused.
+
+use crate::{
+    bindings,
+    sched,
+};
+use kernel::{
+    cpu::CpuId,
+    fmt,
+    prelude::*,
+    task::Task,
+};
+
+/// Whether tracing is on.
+pub(crate) fn enabled() -> bool {
+    // SAFETY: Reads a module parameter.
+    unsafe { bindings::rmigration_trace_enabled() }
+}
+
+/// The symbol name of a code address, as printk's `%ps` shows it.
+pub(crate) struct Symbol(pub(crate) usize);
+
+impl fmt::Display for Symbol {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut buf = [0u8; 128];
+        // SAFETY: `buf` is valid for `buf.len()` bytes; the helper writes a
+        // NUL-terminated string into it.
+        unsafe { bindings::rmigration_symbol(buf.as_mut_ptr(), buf.len(), self.0) };
+        let name = CStr::from_bytes_until_nul(&buf).map_err(|_| fmt::Error)?;
+        write!(f, "{}", name.to_str().unwrap_or("?"))
+    }
+}
+
+/// A NUL-padded task name, as text.
+struct Comm([u8; 16]);
+
+impl fmt::Display for Comm {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let name = CStr::from_bytes_until_nul(&self.0).map_err(|_| fmt::Error)?;
+        write!(f, "{}", name.to_str().unwrap_or("?"))
+    }
+}
+
+fn current_pid() -> i32 {
+    // SAFETY: Only reads the pid of the current task.
+    unsafe { &*Task::current_raw().cast::<Task>() }.pid()
+}
+
+/// Work `id` was put on the list of `cpu` by the current task.
+pub(crate) fn queued(cpu: CpuId, id: u64) {
+    if enabled() {
+        pr_info!(
+            "work #{} queued by {} ({}) on rmigration/{}\n",
+            id,
+            current_pid(),
+            Comm(sched::current_comm()),
+            u32::from(cpu)
+        );
+    }
+}
+
+/// The thread of `cpu` was woken for work `id`.
+pub(crate) fn woken(cpu: CpuId, id: u64) {
+    if enabled() {
+        pr_info!("work #{} woke rmigration/{}\n", id, u32::from(cpu));
+    }
+}
+
+/// Work `id` was refused: the stopper of `cpu` is disabled.
+pub(crate) fn refused(cpu: CpuId, id: u64) {
+    if enabled() {
+        pr_info!(
+            "work #{} refused: CPU {} is offline (-ENOENT)\n",
+            id,
+            u32::from(cpu)
+        );
+    }
+}
+
+/// Work `id` starts running `func` on the thread of `cpu`.
+pub(crate) fn started(cpu: CpuId, id: u64, func: usize) {
+    if enabled() {
+        pr_info!(
+            "work #{} running {} on CPU {} ({})\n",
+            id,
+            Symbol(func),
+            CpuId::current().as_u32(),
+            Comm(sched::current_comm())
+        );
+        let _ = cpu;
+    }
+}
+
+/// Work `id` returned `ret`, `ns` after it was queued.
+pub(crate) fn done(cpu: CpuId, id: u64, ret: c_int, ns: u64) {
+    if enabled() {
+        pr_info!(
+            "work #{} done on CPU {}: ret={} latency={} ns\n",
+            id,
+            u32::from(cpu),
+            ret,
+            ns
+        );
+    }
+}

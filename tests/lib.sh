@@ -1,0 +1,132 @@
+# SPDX-License-Identifier: GPL-2.0
+#
+# Shared by the rmigration kselftests (sourced): KTAP output, the module,
+# its threads, /proc readers and the kernel log health check.
+
+TESTS_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+TOP=$(cd "$TESTS_DIR/.." && pwd)
+MODULE=${RMIGRATION_KO:-$TOP/rmigration.ko}
+
+for KTAP_HELPERS in "${KTAP_HELPERS:-}" \
+	"$TESTS_DIR/../kselftest/ktap_helpers.sh" \
+	"${KDIR:-/nonexistent}/source/tools/testing/selftests/kselftest/ktap_helpers.sh" \
+	"${KDIR:-/nonexistent}/tools/testing/selftests/kselftest/ktap_helpers.sh"; do
+	[ -f "$KTAP_HELPERS" ] && break
+done
+if [ ! -f "$KTAP_HELPERS" ]; then
+	echo "1..0 # SKIP ktap_helpers.sh not found (set KDIR or KTAP_HELPERS)"
+	exit 4
+fi
+# shellcheck source=/dev/null
+source "$KTAP_HELPERS"
+
+# Lines of the kernel log that mean something went wrong in the kernel.
+BAD_LOG='WARNING:|BUG:|Oops|general protection|possible circular|inconsistent lock|lockdep|blocked for more than|soft lockup|hard LOCKUP|KASAN|kmemleak|rcu_sched self-detected|Kernel panic'
+
+bad_log_count() {
+	dmesg | grep -cE "$BAD_LOG"
+}
+
+# The kernel log lines after mark N (a line count taken with log_mark).
+log_mark() { dmesg | wc -l; }
+log_since() { dmesg | tail -n +"$(( $1 + 1 ))"; }
+
+skip_unless_root() {
+	if [ "$(id -u)" != 0 ]; then
+		ktap_skip_all "must run as root"
+		exit "$KSFT_SKIP"
+	fi
+}
+
+skip_unless_module() {
+	if [ ! -f "$MODULE" ]; then
+		ktap_skip_all "$MODULE not built (make module)"
+		exit "$KSFT_SKIP"
+	fi
+}
+
+module_loaded() { [ -d /sys/module/rmigration ]; }
+
+load_module() {
+	module_loaded || insmod "$MODULE" "$@"
+}
+
+unload_module() {
+	! module_loaded || rmmod rmigration
+}
+
+# CPUs: possible ones, and whether one is online.
+possible_cpus() {
+	local c
+	for c in /sys/devices/system/cpu/cpu[0-9]*; do
+		echo "${c##*cpu}"
+	done | sort -n
+}
+
+cpu_online() {
+	local f=/sys/devices/system/cpu/cpu$1/online
+	[ ! -f "$f" ] || [ "$(cat "$f")" = 1 ]
+}
+
+online_cpus() {
+	local c
+	for c in $(possible_cpus); do
+		cpu_online "$c" && echo "$c"
+	done
+}
+
+set_cpu_online() {
+	echo "$2" > "/sys/devices/system/cpu/cpu$1/online"
+}
+
+# The highest-numbered CPU that can be taken offline.
+hotplug_cpu() {
+	local c
+	for c in $(possible_cpus | sort -rn); do
+		[ -f "/sys/devices/system/cpu/cpu$c/online" ] && { echo "$c"; return 0; }
+	done
+	return 1
+}
+
+# Pids of the tasks whose name is $1.
+pids_named() {
+	local f
+	for f in /proc/[0-9]*/comm; do
+		[ "$(cat "$f" 2>/dev/null)" = "$1" ] && { f=${f#/proc/}; echo "${f%/comm}"; }
+	done
+	return 0
+}
+
+# Number of rmigration/N threads.
+thread_count() {
+	local f n=0
+	for f in /proc/[0-9]*/comm; do
+		case $(cat "$f" 2>/dev/null) in rmigration/*) n=$((n + 1)) ;; esac
+	done
+	echo "$n"
+}
+
+# Field $2 of /proc/$1/stat (1-based, as in proc(5)): 3 state, 39 processor,
+# 40 rt_priority, 41 policy.
+stat_field() {
+	local s
+	s=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
+	s=${s##*) }	# fields 3 and on: the name before may hold spaces
+	local f=($s)
+	echo "${f[$(( $2 - 3 ))]}"
+}
+
+# Cpus_allowed_list of task $1.
+cpus_allowed() {
+	sed -n 's/^Cpus_allowed_list:[[:space:]]*//p' "/proc/$1/status"
+}
+
+# Runs "$@" until it succeeds, for at most $WAIT_S seconds (default 10).
+wait_for() {
+	local i
+	for ((i = 0; i < ${WAIT_S:-10} * 10; i++)); do
+		"$@" && return 0
+		sleep 0.1
+	done
+	return 1
+}
