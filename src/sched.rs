@@ -38,6 +38,13 @@ pub(crate) fn wake_thread(cpu: CpuId) {
     }
 }
 
+/// Whether the current task is the `rmigration/N` thread of `cpu`.
+pub(crate) fn is_thread_of(cpu: CpuId) -> bool {
+    // SAFETY: Reads a per-CPU pointer of a possible CPU.
+    let task = unsafe { ffi_bindings::rmigration_thread_on(cpu.into()) };
+    core::ptr::eq(task, Task::current_raw())
+}
+
 /// The name (`comm`) of the current task.
 pub(crate) fn current_comm() -> [u8; 16] {
     let mut comm = [0u8; 16];

@@ -22,6 +22,7 @@
 //! (`sched_set_stop_task()` is not exported), so works run preemptibly and may
 //! sleep, but only `SCHED_DEADLINE` tasks and interrupts can delay them.
 
+mod capi;
 mod works;
 
 use crate::{
@@ -320,7 +321,12 @@ pub(crate) unsafe fn stop_one_cpu(
     arg: *mut c_void,
     caller: usize,
 ) -> Result<c_int> {
+    kernel::task::might_sleep();
     let stopper = stopper(cpu).ok_or(ENOENT)?;
+    if sched::is_thread_of(cpu) {
+        // A work of this stopper waiting for a later one would wait forever.
+        return Err(EDEADLK);
+    }
     stack_pin_init!(let done = Done::new());
     let mut work = rmigration_work {
         next: ptr::null_mut(),

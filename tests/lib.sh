@@ -64,8 +64,9 @@ possible_cpus() {
 }
 
 cpu_online() {
-	local f=/sys/devices/system/cpu/cpu$1/online
-	[ ! -f "$f" ] || [ "$(cat "$f")" = 1 ]
+	local f=/sys/devices/system/cpu/cpu$1/online v
+	[ -f "$f" ] || return 0
+	read -r v < "$f" && [ "$v" = 1 ]
 }
 
 online_cpus() {
@@ -88,20 +89,25 @@ hotplug_cpu() {
 	return 1
 }
 
+# Readers of /proc use shell builtins only: a fork and exec per process
+# costs a lot under TCG.
+
 # Pids of the tasks whose name is $1.
 pids_named() {
-	local f
+	local f name
 	for f in /proc/[0-9]*/comm; do
-		[ "$(cat "$f" 2>/dev/null)" = "$1" ] && { f=${f#/proc/}; echo "${f%/comm}"; }
+		read -r name 2>/dev/null < "$f" || continue
+		[ "$name" = "$1" ] && { f=${f#/proc/}; echo "${f%/comm}"; }
 	done
 	return 0
 }
 
 # Number of rmigration/N threads.
 thread_count() {
-	local f n=0
+	local f name n=0
 	for f in /proc/[0-9]*/comm; do
-		case $(cat "$f" 2>/dev/null) in rmigration/*) n=$((n + 1)) ;; esac
+		read -r name 2>/dev/null < "$f" || continue
+		case $name in rmigration/*) n=$((n + 1)) ;; esac
 	done
 	echo "$n"
 }
@@ -110,7 +116,7 @@ thread_count() {
 # 40 rt_priority, 41 policy.
 stat_field() {
 	local s
-	s=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
+	read -r s 2>/dev/null < "/proc/$1/stat" || return 1
 	s=${s##*) }	# fields 3 and on: the name before may hold spaces
 	local f=($s)
 	echo "${f[$(( $2 - 3 ))]}"
@@ -118,7 +124,11 @@ stat_field() {
 
 # Cpus_allowed_list of task $1.
 cpus_allowed() {
-	sed -n 's/^Cpus_allowed_list:[[:space:]]*//p' "/proc/$1/status"
+	local k v
+	while read -r k v; do
+		[ "$k" = Cpus_allowed_list: ] && { echo "$v"; return 0; }
+	done < "/proc/$1/status"
+	return 1
 }
 
 # Runs "$@" until it succeeds, for at most $WAIT_S seconds (default 10).
