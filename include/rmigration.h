@@ -33,6 +33,7 @@ struct rmigration_done;
  * @arg: its argument
  * @done: completion record of a waiting caller, NULL for _nowait (private)
  * @caller: return address of the queueing call, for diagnostics
+ * @name: what the work does, for traces; NULL shows @fn's symbol (private)
  * @id: sequence number, shown in traces (private)
  * @queued_ns: local_clock() when queued, for latency figures (private)
  *
@@ -45,6 +46,7 @@ struct rmigration_work {
 	void			*arg;
 	struct rmigration_done	*done;
 	unsigned long		caller;
+	const char		*name;
 	u64			id;
 	u64			queued_ns;
 };

@@ -5,10 +5,13 @@
  * exports of the C API.
  */
 
+#include <linux/debugfs.h>
 #include <linux/export.h>
 #include <linux/moduleparam.h>
 #include <linux/percpu.h>
 #include <linux/sched.h>
+#include <linux/seq_file.h>
+#include <linux/uaccess.h>
 #include <uapi/linux/sched/types.h>
 
 #include "ffi.h"
@@ -107,3 +110,74 @@ bool rmigration_stop_one_cpu_nowait(unsigned int cpu, rmigration_fn_t fn,
 	return rmigration_rs_stop_one_cpu_nowait(cpu, fn, arg, work, _RET_IP_);
 }
 EXPORT_SYMBOL_GPL(rmigration_stop_one_cpu_nowait);
+
+/*
+ * The debugfs hooks. They are C file_operations so that .owner pins the
+ * module while a file is open; reading and writing go to Rust
+ * (src/hooks.rs). i_private holds the hook id.
+ */
+ssize_t rmigration_rs_hook_write(void *hooks, int id, const char *buf, size_t len);
+int rmigration_rs_hook_show(void *hooks, int id, struct seq_file *m);
+
+static struct dentry *rmigration_debugfs;
+static void *rmigration_hooks;
+
+static ssize_t rmigration_hook_write(struct file *file, const char __user *ubuf,
+				     size_t len, loff_t *ppos)
+{
+	char buf[RMIGRATION_HOOK_INPUT_MAX];
+	int id = (long)file_inode(file)->i_private;
+	ssize_t ret;
+
+	if (len >= sizeof(buf))
+		return -EINVAL;
+	if (copy_from_user(buf, ubuf, len))
+		return -EFAULT;
+	buf[len] = '\0';
+	ret = rmigration_rs_hook_write(rmigration_hooks, id, buf, len);
+	return ret < 0 ? ret : len;
+}
+
+static int rmigration_hook_show(struct seq_file *m, void *v)
+{
+	return rmigration_rs_hook_show(rmigration_hooks, (long)m->private, m);
+}
+
+static int rmigration_hook_open(struct inode *inode, struct file *file)
+{
+	return single_open(file, rmigration_hook_show, inode->i_private);
+}
+
+static const struct file_operations rmigration_hook_fops = {
+	.owner		= THIS_MODULE,
+	.open		= rmigration_hook_open,
+	.read		= seq_read,
+	.write		= rmigration_hook_write,
+	.llseek		= seq_lseek,
+	.release	= single_release,
+};
+
+int rmigration_debugfs_create(void *hooks, const struct rmigration_hook_file *files,
+			      size_t n)
+{
+	struct dentry *dir;
+	size_t i;
+
+	dir = debugfs_create_dir("rmigration", NULL);
+	if (IS_ERR(dir))
+		return PTR_ERR(dir);
+	rmigration_hooks = hooks;
+	for (i = 0; i < n; i++)
+		debugfs_create_file(files[i].name, files[i].mode, dir,
+				    (void *)(long)files[i].id, &rmigration_hook_fops);
+	rmigration_debugfs = dir;
+	return 0;
+}
+
+void rmigration_debugfs_remove(void)
+{
+	/* Waits for the reads and writes in progress. */
+	debugfs_remove(rmigration_debugfs);
+	rmigration_debugfs = NULL;
+	rmigration_hooks = NULL;
+}

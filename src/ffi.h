@@ -7,6 +7,7 @@
 #define _RMIGRATION_FFI_H
 
 #include <linux/smpboot.h>
+#include <linux/types.h>
 #include <rmigration.h>
 
 /* Per-CPU task pointers of the rmigration/N threads (smp_hotplug_thread.store). */
@@ -21,5 +22,18 @@ int rmigration_set_fifo_max(struct task_struct *p);
 
 /* Writes the symbol name of @addr (printk's %ps) into @buf. */
 void rmigration_symbol(char *buf, size_t len, unsigned long addr);
+
+/* The debugfs hooks: /sys/kernel/debug/rmigration/NAME, handled in Rust. */
+#define RMIGRATION_HOOK_INPUT_MAX 64
+
+struct rmigration_hook_file {
+	const char	*name;
+	unsigned short	mode;
+	int		id;
+};
+
+int rmigration_debugfs_create(void *hooks, const struct rmigration_hook_file *files,
+			      size_t n);
+void rmigration_debugfs_remove(void);
 
 #endif /* _RMIGRATION_FFI_H */

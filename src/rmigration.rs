@@ -11,6 +11,7 @@
 //! (running what is still queued) before the stoppers are freed.
 
 mod bindings;
+mod hooks;
 mod sched;
 mod smpboot;
 mod stopper;
@@ -28,6 +29,7 @@ module! {
 
 #[pin_data(PinnedDrop)]
 struct Rmigration {
+    hooks: hooks::Registration,
     #[pin]
     threads: smpboot::Registration<stopper::Threads>,
     stoppers: stopper::Published,
@@ -38,6 +40,7 @@ impl kernel::InPlaceModule for Rmigration {
         try_pin_init!(Self {
             stoppers: stopper::Published::new()?,
             threads <- smpboot::Registration::register(),
+            hooks: hooks::Registration::new()?,
         })
         .pin_chain(|_| {
             pr_info!("loaded: one rmigration/N thread per online CPU\n");

@@ -67,8 +67,21 @@ struct StopperInner {
     works: WorkList,
     /// Whether works may be queued: the thread is active on its online CPU.
     enabled: bool,
-    /// The work running now, for diagnostics: (function, caller, id).
-    running: Option<(usize, usize, u64)>,
+    /// The work running now, for diagnostics.
+    running: Option<Running>,
+}
+
+/// What a stopper is running, for diagnostics (`print_stop_info()`).
+#[derive(Clone, Copy)]
+pub(crate) struct Running {
+    /// The work's id.
+    pub(crate) id: u64,
+    /// Its function.
+    pub(crate) func: usize,
+    /// Where it was queued from (0 if unknown).
+    pub(crate) caller: usize,
+    /// Its name, if it has one.
+    pub(crate) name: Option<&'static CStr>,
 }
 
 /// Counters of one stopper, shown in debugfs.
@@ -147,8 +160,13 @@ impl Stopper {
         &self.stats
     }
 
-    /// The work running now, as (function, caller, id), if any.
-    pub(crate) fn running(&self) -> Option<(usize, usize, u64)> {
+    /// Whether works may be queued: the CPU is online and its thread active.
+    pub(crate) fn enabled(&self) -> bool {
+        self.inner.lock().enabled
+    }
+
+    /// The work running now, if any.
+    pub(crate) fn running(&self) -> Option<Running> {
         self.inner.lock().running
     }
 
@@ -180,8 +198,8 @@ impl Stopper {
             trace::queued(self.cpu, id);
             // The thread cannot go away under us: threads are only stopped
             // at module unload, when nobody queues any more.
+            trace::waking(self.cpu, id);
             sched::wake_thread(self.cpu);
-            trace::woken(self.cpu, id);
         } else {
             self.stats.enoent.add(1, Relaxed);
             trace::refused(self.cpu, id);
@@ -197,14 +215,22 @@ impl Stopper {
         };
         // SAFETY: The queuer keeps `work` untouched until its function starts:
         // read all we need now.
-        let (func, arg, done, caller, id, queued_ns) = unsafe {
+        let (func, arg, done, queued_ns, running) = unsafe {
             let w = &*work;
-            (w.fn_, w.arg, w.done, w.caller, w.id, w.queued_ns)
+            let running = Running {
+                id: w.id,
+                func: w.fn_.map_or(0, |f| f as usize),
+                caller: w.caller as usize,
+                // SAFETY: Names are static C strings (`stop_one_cpu_with`).
+                name: (!w.name.is_null()).then(|| CStr::from_char_ptr(w.name)),
+            };
+            (w.fn_, w.arg, w.done, w.queued_ns, running)
         };
-        inner.running = Some((func.map_or(0, |f| f as usize), caller as usize, id));
+        let id = running.id;
+        inner.running = Some(running);
         drop(inner);
 
-        trace::started(self.cpu, id, func.map_or(0, |f| f as usize));
+        trace::started(self.cpu, &running);
         // SAFETY: The queuer vouched for `func(arg)` to be callable here.
         let ret = func.map_or(0, |f| unsafe { f(arg) });
         let ns = sched::now_ns().saturating_sub(queued_ns);
@@ -255,7 +281,10 @@ static STOPPERS: Atomic<*const Stoppers> = Atomic::new(ptr::null());
 /// # Invariants
 ///
 /// `STOPPERS` points at the boxed stoppers while this object exists.
-pub(crate) struct Published(KBox<Stoppers>);
+pub(crate) struct Published {
+    /// Used through `STOPPERS`.
+    _stoppers: KBox<Stoppers>,
+}
 
 impl Published {
     /// Allocates one disabled stopper per possible CPU and publishes them.
@@ -274,7 +303,7 @@ impl Published {
             return Err(EBUSY);
         }
         // INVARIANT: Just published.
-        Ok(Self(this))
+        Ok(Self { _stoppers: this })
     }
 }
 
@@ -320,6 +349,7 @@ pub(crate) unsafe fn stop_one_cpu(
     func: WorkFn,
     arg: *mut c_void,
     caller: usize,
+    name: Option<&'static CStr>,
 ) -> Result<c_int> {
     kernel::task::might_sleep();
     let stopper = stopper(cpu).ok_or(ENOENT)?;
@@ -334,6 +364,7 @@ pub(crate) unsafe fn stop_one_cpu(
         arg,
         done: (&raw const *done).cast::<rmigration_done>().cast_mut(),
         caller: caller as _,
+        name: name.map_or(ptr::null(), |n| n.as_char_ptr()),
         id: 0,
         queued_ns: 0,
     };
@@ -349,8 +380,9 @@ pub(crate) unsafe fn stop_one_cpu(
 /// Runs the closure `f` on `cpu` and returns its result.
 ///
 /// The safe form of [`stop_one_cpu`]: `f` runs on the stopper thread of `cpu`
-/// before this function returns, so it may borrow from the caller.
-pub(crate) fn stop_one_cpu_with<F>(cpu: CpuId, f: F) -> Result<c_int>
+/// before this function returns, so it may borrow from the caller. `name`
+/// says what it does in traces and diagnostics.
+pub(crate) fn stop_one_cpu_with<F>(cpu: CpuId, name: &'static CStr, f: F) -> Result<c_int>
 where
     F: FnOnce() -> c_int + Send,
 {
@@ -366,7 +398,7 @@ where
     let mut f = Some(f);
     // SAFETY: `call::<F>` takes `f` from the `Option<F>` on this stack, which
     // outlives the work; `F: Send` lets it run on the stopper thread.
-    unsafe { stop_one_cpu(cpu, call::<F>, (&raw mut f).cast(), 0) }
+    unsafe { stop_one_cpu(cpu, call::<F>, (&raw mut f).cast(), 0, Some(name)) }
 }
 
 /// Queues `func(arg)` on `cpu` without waiting (`stop_one_cpu_nowait()`).
@@ -384,6 +416,7 @@ pub(crate) unsafe fn stop_one_cpu_nowait(
     arg: *mut c_void,
     work: *mut rmigration_work,
     caller: usize,
+    name: Option<&'static CStr>,
 ) -> bool {
     let Some(stopper) = stopper(cpu) else {
         return false;
@@ -394,6 +427,7 @@ pub(crate) unsafe fn stop_one_cpu_nowait(
         (*work).arg = arg;
         (*work).done = ptr::null_mut();
         (*work).caller = caller as _;
+        (*work).name = name.map_or(ptr::null(), |n| n.as_char_ptr());
     }
     // SAFETY: The caller keeps `work` valid until `func` starts.
     unsafe { stopper.queue(work) }

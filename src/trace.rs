@@ -7,6 +7,7 @@
 use crate::{
     bindings,
     sched,
+    stopper::Running, //
 };
 use kernel::{
     cpu::CpuId,
@@ -63,10 +64,10 @@ pub(crate) fn queued(cpu: CpuId, id: u64) {
     }
 }
 
-/// The thread of `cpu` was woken for work `id`.
-pub(crate) fn woken(cpu: CpuId, id: u64) {
+/// The thread of `cpu` is being woken for work `id`.
+pub(crate) fn waking(cpu: CpuId, id: u64) {
     if enabled() {
-        pr_info!("work #{} woke rmigration/{}\n", id, u32::from(cpu));
+        pr_info!("work #{} waking rmigration/{}\n", id, u32::from(cpu));
     }
 }
 
@@ -81,13 +82,32 @@ pub(crate) fn refused(cpu: CpuId, id: u64) {
     }
 }
 
-/// Work `id` starts running `func` on the thread of `cpu`.
-pub(crate) fn started(cpu: CpuId, id: u64, func: usize) {
+/// A work, as traces and diagnostics show it: `#id name`, or `#id fn`
+/// for a work without a name, with the caller if known.
+pub(crate) struct Work<'a>(pub(crate) &'a Running);
+
+impl fmt::Display for Work<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let r = self.0;
+        write!(f, "#{} ", r.id)?;
+        match r.name {
+            Some(name) => write!(f, "({})", name.to_str().unwrap_or("?"))?,
+            None => fmt::Display::fmt(&Symbol(r.func), f)?,
+        }
+        if r.caller != 0 {
+            f.write_str(" from ")?;
+            fmt::Display::fmt(&Symbol(r.caller), f)?;
+        }
+        Ok(())
+    }
+}
+
+/// A work starts on the thread of `cpu`.
+pub(crate) fn started(cpu: CpuId, work: &Running) {
     if enabled() {
         pr_info!(
-            "work #{} running {} on CPU {} ({})\n",
-            id,
-            Symbol(func),
+            "work {} running on CPU {} in {}\n",
+            Work(work),
             CpuId::current().as_u32(),
             Comm(sched::current_comm())
         );

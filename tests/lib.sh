@@ -140,3 +140,39 @@ wait_for() {
 	done
 	return 1
 }
+
+DEBUGFS=/sys/kernel/debug/rmigration
+
+# write_result FILE TEXT: writes TEXT (as given) to FILE in one write(2) and
+# prints "ok" or the error, e.g. "Invalid argument".
+write_result() {
+	local err
+	if err=$( { printf '%b' "$2" > "$1"; } 2>&1); then
+		echo ok
+	else
+		echo "${err##*: }"
+	fi
+}
+
+# expect_write FILE TEXT RESULT: write_result gives RESULT.
+expect_write() {
+	local got
+	got=$(write_result "$1" "$2")
+	[ "$got" = "$3" ] || { ktap_print_msg "write '$2' to ${1##*/}: '$got', expected '$3'"; return 1; }
+}
+
+# The KTAP result of KUnit suite $1 in the kernel log since mark $2.
+kunit_suite_ok() {
+	log_since "$2" | grep -qE "^\[ *[0-9.]+\] ok [0-9]+ $1\$"
+}
+
+# stat_sum COLUMN: the sum of a column of the stats file over all CPUs
+# (3 queued, 4 run, 5 enoent).
+stats_sum() {
+	local n=0 line f
+	while read -r line; do
+		f=($line)
+		[[ ${f[0]} =~ ^[0-9]+$ ]] && n=$((n + f[$1 - 1]))
+	done < "$DEBUGFS/stats"
+	echo "$n"
+}

@@ -32,7 +32,7 @@ use kernel::{
 ///
 /// The C API contract: `func(arg)` may be called on the thread of `cpu`.
 #[no_mangle]
-pub unsafe extern "C" fn rmigration_rs_stop_one_cpu(
+unsafe extern "C" fn rmigration_rs_stop_one_cpu(
     cpu: c_uint,
     func: rmigration_fn_t,
     arg: *mut c_void,
@@ -42,7 +42,7 @@ pub unsafe extern "C" fn rmigration_rs_stop_one_cpu(
         return EINVAL.to_errno();
     };
     // SAFETY: The caller vouches for `func(arg)` (safety requirements).
-    match unsafe { stop_one_cpu(cpu, func, arg, caller as usize) } {
+    match unsafe { stop_one_cpu(cpu, func, arg, caller as usize, None) } {
         Ok(ret) => ret,
         Err(e) => e.to_errno(),
     }
@@ -57,7 +57,7 @@ pub unsafe extern "C" fn rmigration_rs_stop_one_cpu(
 /// The C API contract: `func(arg)` may be called on the thread of `cpu`, and
 /// `work` stays valid and untouched until `func` starts.
 #[no_mangle]
-pub unsafe extern "C" fn rmigration_rs_stop_one_cpu_nowait(
+unsafe extern "C" fn rmigration_rs_stop_one_cpu_nowait(
     cpu: c_uint,
     func: rmigration_fn_t,
     arg: *mut c_void,
@@ -71,5 +71,5 @@ pub unsafe extern "C" fn rmigration_rs_stop_one_cpu_nowait(
         return false;
     }
     // SAFETY: The caller vouches for `func(arg)` and `work` (safety requirements).
-    unsafe { stop_one_cpu_nowait(cpu, func, arg, work, caller as usize) }
+    unsafe { stop_one_cpu_nowait(cpu, func, arg, work, caller as usize, None) }
 }

@@ -72,9 +72,4 @@ impl WorkList {
         }
         Some(work)
     }
-
-    /// Takes every work off the list, in order.
-    pub(super) fn take(&mut self) -> Self {
-        core::mem::replace(self, Self::new())
-    }
 }

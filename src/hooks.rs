@@ -1,0 +1,339 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The test hooks in `/sys/kernel/debug/rmigration/`, for root only.
+//!
+//! | file           | write                 | read                         |
+//! |----------------|-----------------------|------------------------------|
+//! | `stop_one_cpu` | `CPU`                 | the last round trip          |
+//! | `nowait`       | `CPU COUNT DELAY_US`  |                              |
+//! | `stats`        |                       | per-CPU counters             |
+//!
+//! A write returns its byte count on success and a negative errno otherwise:
+//! `EINVAL` for malformed input or a CPU out of range, `ENOENT` for an
+//! offline CPU. The files are C `file_operations` (`src/ffi.c`) whose owner
+//! is this module: an open file keeps the module loaded, and removal waits
+//! for the calls in progress.
+
+mod parse;
+
+use crate::{
+    bindings,
+    sched,
+    stopper,
+    trace, //
+};
+use core::ffi::c_void;
+use kernel::{
+    cpu::{
+        nr_cpu_ids,
+        CpuId, //
+    },
+    error::to_result,
+    new_spinlock,
+    prelude::*,
+    seq_file::SeqFile,
+    seq_print,
+    sync::{
+        atomic::Relaxed,
+        SpinLock, //
+    },
+    time::{
+        delay::fsleep,
+        Delta, //
+    },
+};
+
+/// The hook files; the discriminant is the id C passes back.
+#[derive(Clone, Copy)]
+enum Hook {
+    StopOneCpu = 0,
+    Nowait = 1,
+    Stats = 2,
+}
+
+impl Hook {
+    const ALL: [Hook; 3] = [Hook::StopOneCpu, Hook::Nowait, Hook::Stats];
+
+    fn from_id(id: c_int) -> Option<Self> {
+        Self::ALL.into_iter().find(|h| *h as c_int == id)
+    }
+
+    fn name(self) -> &'static CStr {
+        match self {
+            Hook::StopOneCpu => c"stop_one_cpu",
+            Hook::Nowait => c"nowait",
+            Hook::Stats => c"stats",
+        }
+    }
+
+    fn mode(self) -> u16 {
+        match self {
+            Hook::StopOneCpu => 0o600,
+            Hook::Nowait => 0o200,
+            Hook::Stats => 0o400,
+        }
+    }
+}
+
+/// The last round trip through the `stop_one_cpu` hook.
+#[derive(Clone, Copy)]
+struct Record {
+    cpu: u32,
+    ran_on: Option<u32>,
+    ret: c_int,
+    ns: u64,
+}
+
+/// Limits of the `nowait` hook.
+const NOWAIT_MAX_COUNT: u32 = 10_000;
+const NOWAIT_MAX_DELAY_US: u32 = 100_000;
+
+/// State shared by the hooks.
+#[pin_data]
+pub(crate) struct Hooks {
+    #[pin]
+    last: SpinLock<Option<Record>>,
+}
+
+impl Hooks {
+    fn new() -> impl PinInit<Self> {
+        pin_init!(Self {
+            last <- new_spinlock!(None, "rmigration_hooks_last"),
+        })
+    }
+
+    fn write(&self, hook: Hook, input: &[u8]) -> Result {
+        match hook {
+            Hook::StopOneCpu => self.stop_one_cpu(input),
+            Hook::Nowait => nowait(input),
+            Hook::Stats => Err(EPERM),
+        }
+    }
+
+    fn show(&self, hook: Hook, m: &SeqFile) {
+        match hook {
+            Hook::StopOneCpu => self.show_last(m),
+            Hook::Stats => show_stats(m),
+            Hook::Nowait => {}
+        }
+    }
+
+    /// `CPU`: runs a work on `CPU` that records where it ran.
+    fn stop_one_cpu(&self, input: &[u8]) -> Result {
+        let [cpu] = parse::fields::<1>(input)?;
+        let id = CpuId::from_u32(cpu).ok_or(EINVAL)?;
+        let mut ran_on = None;
+        let start = sched::now_ns();
+        let ret = stopper::stop_one_cpu_with(id, c"stop_one_cpu hook", || {
+            ran_on = Some(CpuId::current().as_u32());
+            0
+        });
+        let ns = sched::now_ns().saturating_sub(start);
+        *self.last.lock() = Some(Record {
+            cpu,
+            ran_on,
+            ret: ret.map_or_else(|e| e.to_errno(), |r| r),
+            ns,
+        });
+        ret?;
+        if ran_on != Some(cpu) {
+            pr_err!("stop_one_cpu: work for CPU {} ran on {:?}\n", cpu, ran_on);
+            return Err(EIO);
+        }
+        Ok(())
+    }
+
+    fn show_last(&self, m: &SeqFile) {
+        let Some(r) = *self.last.lock() else {
+            seq_print!(m, "none\n");
+            return;
+        };
+        match r.ran_on {
+            Some(ran_on) => seq_print!(
+                m,
+                "cpu={} ran_on={} ret={} ns={}\n",
+                r.cpu,
+                ran_on,
+                r.ret,
+                r.ns
+            ),
+            None => seq_print!(m, "cpu={} ran_on=none ret={} ns={}\n", r.cpu, r.ret, r.ns),
+        }
+    }
+}
+
+/// A work of the `nowait` hook: owned by the stopper once queued, freed by
+/// its function.
+struct NowaitWork {
+    work: bindings::rmigration_work,
+    delay_us: u32,
+}
+
+/// Runs a [`NowaitWork`] and frees it.
+///
+/// # Safety
+///
+/// `arg` must come from `KBox::into_raw` of a `NowaitWork` whose work the
+/// stopper no longer reads (true once the function runs).
+unsafe extern "C" fn nowait_fn(arg: *mut c_void) -> c_int {
+    // SAFETY: By the safety requirements we own the box again.
+    let w = unsafe { KBox::from_raw(arg.cast::<NowaitWork>()) };
+    if w.delay_us > 0 {
+        fsleep(Delta::from_micros(i64::from(w.delay_us)));
+    }
+    0
+}
+
+/// `CPU COUNT DELAY_US`: queues `COUNT` works on `CPU` with
+/// [`stopper::stop_one_cpu_nowait`], each sleeping `DELAY_US`.
+fn nowait(input: &[u8]) -> Result {
+    let [cpu, count, delay_us] = parse::fields::<3>(input)?;
+    let cpu = CpuId::from_u32(cpu).ok_or(EINVAL)?;
+    if count > NOWAIT_MAX_COUNT || delay_us > NOWAIT_MAX_DELAY_US {
+        return Err(EINVAL);
+    }
+    for _ in 0..count {
+        let w = KBox::new(
+            NowaitWork {
+                work: bindings::rmigration_work::default(),
+                delay_us,
+            },
+            GFP_KERNEL,
+        )?;
+        let w = KBox::into_raw(w);
+        // SAFETY: `w` is a valid allocation that only `nowait_fn` frees, which
+        // the stopper runs after its last read of the work.
+        let queued = unsafe {
+            stopper::stop_one_cpu_nowait(
+                cpu,
+                nowait_fn,
+                w.cast(),
+                &raw mut (*w).work,
+                0,
+                Some(c"nowait hook"),
+            )
+        };
+        if !queued {
+            // SAFETY: Not queued: the box is still ours.
+            drop(unsafe { KBox::from_raw(w) });
+            return Err(ENOENT);
+        }
+    }
+    Ok(())
+}
+
+/// Shows the counters of every possible CPU.
+fn show_stats(m: &SeqFile) {
+    seq_print!(
+        m,
+        "cpu state    queued       run    enoent    avg_ns    max_ns running\n"
+    );
+    for cpu in (0..nr_cpu_ids()).filter_map(CpuId::from_u32) {
+        let Some(s) = stopper::stopper(cpu) else {
+            continue;
+        };
+        let st = s.stats();
+        let run = st.run.load(Relaxed);
+        let avg = st.latency_sum.load(Relaxed).checked_div(run).unwrap_or(0);
+        seq_print!(
+            m,
+            "{:<3} {:<8} {:>6} {:>9} {:>9} {:>9} {:>9} ",
+            cpu.as_u32(),
+            if s.enabled() { "enabled" } else { "disabled" },
+            st.queued.load(Relaxed),
+            run,
+            st.enoent.load(Relaxed),
+            avg,
+            st.latency_max.load(Relaxed)
+        );
+        match s.running() {
+            Some(r) => seq_print!(m, "{}\n", trace::Work(&r)),
+            None => seq_print!(m, "-\n"),
+        }
+    }
+}
+
+/// The hook files, present while this object lives.
+///
+/// # Invariants
+///
+/// The files of `/sys/kernel/debug/rmigration/` exist and point at `hooks`.
+pub(crate) struct Registration {
+    /// Used by the files, through the pointer they were created with.
+    _hooks: Pin<KBox<Hooks>>,
+}
+
+impl Registration {
+    /// Creates `/sys/kernel/debug/rmigration/` and its files.
+    pub(crate) fn new() -> Result<Self> {
+        let hooks = KBox::pin_init(Hooks::new(), GFP_KERNEL)?;
+        let files = Hook::ALL.map(|h| bindings::rmigration_hook_file {
+            name: h.name().as_char_ptr(),
+            mode: h.mode(),
+            id: h as c_int,
+        });
+        let data = core::ptr::from_ref::<Hooks>(&hooks).cast_mut().cast::<c_void>();
+        // SAFETY: `files` is valid for the call (debugfs copies the names);
+        // `data` stays valid until the files are removed in `drop`.
+        to_result(unsafe {
+            bindings::rmigration_debugfs_create(data, files.as_ptr(), files.len())
+        })?;
+        // INVARIANT: The files exist and point at `hooks`.
+        Ok(Self { _hooks: hooks })
+    }
+}
+
+impl Drop for Registration {
+    fn drop(&mut self) {
+        // SAFETY: The files exist (type invariants); this removes them and
+        // waits for the calls in progress, which use `self._hooks`.
+        unsafe { bindings::rmigration_debugfs_remove() };
+    }
+}
+
+/// A write to hook `id`, from `src/ffi.c`.
+///
+/// # Safety
+///
+/// `hooks` must be the data of a live [`Registration`] and `buf` valid for
+/// `len` bytes.
+#[no_mangle]
+unsafe extern "C" fn rmigration_rs_hook_write(
+    hooks: *mut c_void,
+    id: c_int,
+    buf: *const u8,
+    len: usize,
+) -> isize {
+    // SAFETY: By the safety requirements.
+    let (hooks, input) = unsafe {
+        (
+            &*hooks.cast::<Hooks>(),
+            core::slice::from_raw_parts(buf, len),
+        )
+    };
+    let ret = Hook::from_id(id).ok_or(EINVAL).and_then(|h| hooks.write(h, input));
+    match ret {
+        Ok(()) => 0,
+        Err(e) => e.to_errno() as isize,
+    }
+}
+
+/// A read of hook `id`, from `src/ffi.c`.
+///
+/// # Safety
+///
+/// `hooks` must be the data of a live [`Registration`] and `m` a `seq_file`
+/// being shown by this thread.
+#[no_mangle]
+unsafe extern "C" fn rmigration_rs_hook_show(
+    hooks: *mut c_void,
+    id: c_int,
+    m: *mut kernel::bindings::seq_file,
+) -> c_int {
+    // SAFETY: By the safety requirements.
+    let (hooks, m) = unsafe { (&*hooks.cast::<Hooks>(), SeqFile::from_raw(m)) };
+    if let Some(h) = Hook::from_id(id) {
+        hooks.show(h, m);
+    }
+    0
+}

@@ -1,0 +1,91 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Parsing of what is written to the hooks: pure functions, tested by KUnit.
+//!
+//! A hook takes a fixed number of unsigned decimal fields separated by
+//! blanks, with at most one newline at the end (as `echo` writes). Anything
+//! else is `EINVAL`: no field or an extra one, a sign, a non-digit, a value
+//! over `u32::MAX`, a NUL byte.
+
+use kernel::prelude::*;
+
+/// Parses one unsigned decimal field.
+fn field(text: &[u8]) -> Result<u32> {
+    if text.is_empty() {
+        return Err(EINVAL);
+    }
+    text.iter().try_fold(0u32, |n, &c| {
+        if !c.is_ascii_digit() {
+            return Err(EINVAL);
+        }
+        n.checked_mul(10)
+            .and_then(|n| n.checked_add(u32::from(c - b'0')))
+            .ok_or(EINVAL)
+    })
+}
+
+/// Parses exactly `N` unsigned decimal fields.
+pub(crate) fn fields<const N: usize>(input: &[u8]) -> Result<[u32; N]> {
+    let input = input.strip_suffix(b"\n").unwrap_or(input);
+    let mut out = [0u32; N];
+    let mut words = input
+        .split(|c| *c == b' ' || *c == b'\t')
+        .filter(|w| !w.is_empty());
+    for slot in out.iter_mut() {
+        *slot = field(words.next().ok_or(EINVAL)?)?;
+    }
+    if words.next().is_some() {
+        return Err(EINVAL);
+    }
+    Ok(out)
+}
+
+#[kunit_tests(rmigration_parse)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_field() {
+        assert_eq!(fields::<1>(b"3"), Ok([3]));
+        assert_eq!(fields::<1>(b"3\n"), Ok([3]));
+        assert_eq!(fields::<1>(b"  7 \n"), Ok([7]));
+        assert_eq!(fields::<1>(b"0007"), Ok([7]));
+        assert_eq!(fields::<1>(b"4294967295"), Ok([u32::MAX]));
+    }
+
+    #[test]
+    fn two_fields() {
+        assert_eq!(fields::<2>(b"1234 3\n"), Ok([1234, 3]));
+        assert_eq!(fields::<2>(b"1\t2"), Ok([1, 2]));
+    }
+
+    #[test]
+    fn malformed() {
+        for bad in [
+            &b""[..],
+            b"\n",
+            b" ",
+            b"-1",
+            b"+1",
+            b"1x",
+            b"x",
+            b"0x10",
+            b"1.0",
+            b"4294967296",
+            b"99999999999999999999",
+            b"1\n\n",
+            b"1\0",
+            b"\xff",
+        ] {
+            assert_eq!(fields::<1>(bad), Err(EINVAL));
+        }
+    }
+
+    #[test]
+    fn field_count() {
+        assert_eq!(fields::<1>(b"1 2"), Err(EINVAL));
+        assert_eq!(fields::<2>(b"1"), Err(EINVAL));
+        assert_eq!(fields::<2>(b"1 2 3\n"), Err(EINVAL));
+        assert_eq!(fields::<2>(b"1 -2"), Err(EINVAL));
+    }
+}

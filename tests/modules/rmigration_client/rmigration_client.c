@@ -1,0 +1,271 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * rmigration_client: exercises the C API of rmigration.ko from another
+ * module. Each check logs "rmigration_client: ok DESCRIPTION" or
+ * "rmigration_client: not ok DESCRIPTION"; loading fails if one failed.
+ *
+ * offline_cpu=N also checks that CPU N, offline, refuses works.
+ */
+
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
+#include <linux/atomic.h>
+#include <linux/completion.h>
+#include <linux/cpu.h>
+#include <linux/cpumask.h>
+#include <linux/delay.h>
+#include <linux/kthread.h>
+#include <linux/module.h>
+#include <linux/slab.h>
+#include <linux/smp.h>
+#include <rmigration.h>
+
+static int offline_cpu = -1;
+module_param(offline_cpu, int, 0444);
+MODULE_PARM_DESC(offline_cpu, "An offline CPU to check -ENOENT on (default: none)");
+
+static int calls_per_thread = 200;
+module_param(calls_per_thread, int, 0444);
+MODULE_PARM_DESC(calls_per_thread, "Synchronous calls per concurrent caller (default: 200)");
+
+static int failures;
+
+static void report(bool ok, const char *fmt, ...)
+{
+	struct va_format vaf;
+	va_list args;
+
+	va_start(args, fmt);
+	vaf.fmt = fmt;
+	vaf.va = &args;
+	pr_info("%s %pV\n", ok ? "ok" : "not ok", &vaf);
+	va_end(args);
+	if (!ok)
+		failures++;
+}
+
+static int record_cpu(void *arg)
+{
+	*(int *)arg = raw_smp_processor_id();
+	return 42;
+}
+
+static int never_called(void *arg)
+{
+	atomic_inc(arg);
+	return 0;
+}
+
+static void check_sync(void)
+{
+	bool ok = true;
+	int cpu;
+
+	for_each_online_cpu(cpu) {
+		int ran_on = -1, ret;
+
+		ret = rmigration_stop_one_cpu(cpu, record_cpu, &ran_on);
+		if (ret != 42 || ran_on != cpu) {
+			pr_info("  CPU %d: ret %d, ran on %d\n", cpu, ret, ran_on);
+			ok = false;
+		}
+	}
+	report(ok, "rmigration_stop_one_cpu runs on every online CPU and returns the result");
+}
+
+static void check_bad_args(void)
+{
+	struct rmigration_work work;
+	atomic_t calls = ATOMIC_INIT(0);
+
+	report(rmigration_stop_one_cpu(nr_cpu_ids, never_called, &calls) == -EINVAL &&
+	       rmigration_stop_one_cpu(0, NULL, NULL) == -EINVAL &&
+	       !rmigration_stop_one_cpu_nowait(nr_cpu_ids, never_called, &calls, &work) &&
+	       !rmigration_stop_one_cpu_nowait(0, NULL, NULL, &work) &&
+	       !rmigration_stop_one_cpu_nowait(0, never_called, &calls, NULL) &&
+	       atomic_read(&calls) == 0,
+	       "bad CPU numbers, NULL functions and works are refused");
+}
+
+/* FIFO order: works queued behind a blocked one run in queueing order. */
+#define FIFO_WORKS 64
+
+struct fifo {
+	struct completion gate, done;
+	atomic_t next;
+	int order[FIFO_WORKS];
+	struct rmigration_work gate_work, works[FIFO_WORKS];
+	int index[FIFO_WORKS];
+};
+
+static struct fifo *fifo;
+
+static int fifo_gate(void *arg)
+{
+	wait_for_completion(&fifo->gate);
+	return 0;
+}
+
+static int fifo_work(void *arg)
+{
+	int pos = atomic_inc_return(&fifo->next) - 1;
+
+	if (pos < FIFO_WORKS)
+		fifo->order[pos] = *(int *)arg;
+	if (pos == FIFO_WORKS - 1)
+		complete(&fifo->done);
+	return 0;
+}
+
+static void check_fifo(void)
+{
+	int cpu = cpumask_last(cpu_online_mask), i;
+	bool ok = true;
+
+	fifo = kzalloc(sizeof(*fifo), GFP_KERNEL);
+	if (!fifo) {
+		report(false, "nowait works run once each, in FIFO order (no memory)");
+		return;
+	}
+	init_completion(&fifo->gate);
+	init_completion(&fifo->done);
+	if (!rmigration_stop_one_cpu_nowait(cpu, fifo_gate, NULL, &fifo->gate_work))
+		ok = false;
+	for (i = 0; ok && i < FIFO_WORKS; i++) {
+		fifo->index[i] = i;
+		if (!rmigration_stop_one_cpu_nowait(cpu, fifo_work, &fifo->index[i],
+						    &fifo->works[i]))
+			ok = false;
+	}
+	complete(&fifo->gate);
+	if (ok && !wait_for_completion_timeout(&fifo->done, 30 * HZ)) {
+		pr_info("  only %d of %d works ran\n", atomic_read(&fifo->next), FIFO_WORKS);
+		ok = false;
+	}
+	/* Let any extra (buggy) run show up in the count. */
+	msleep(20);
+	if (ok && atomic_read(&fifo->next) != FIFO_WORKS) {
+		pr_info("  %d runs for %d works\n", atomic_read(&fifo->next), FIFO_WORKS);
+		ok = false;
+	}
+	for (i = 0; ok && i < FIFO_WORKS; i++) {
+		if (fifo->order[i] != i) {
+			pr_info("  position %d ran work %d\n", i, fifo->order[i]);
+			ok = false;
+		}
+	}
+	report(ok, "%d nowait works on CPU %d run once each, in FIFO order", FIFO_WORKS, cpu);
+	kfree(fifo);
+}
+
+/* Concurrent callers, one bound to each online CPU, to every online CPU. */
+struct caller {
+	struct task_struct *task;
+	struct completion done;
+	int self, ok_calls, bad_calls;
+};
+
+static atomic_t runs[NR_CPUS];
+
+static int count_run(void *arg)
+{
+	atomic_inc(&runs[raw_smp_processor_id()]);
+	return (long)arg;
+}
+
+static int caller_fn(void *arg)
+{
+	struct caller *c = arg;
+	int i, target = c->self;
+
+	for (i = 0; i < calls_per_thread; i++) {
+		target = cpumask_next_wrap(target, cpu_online_mask);
+		if (rmigration_stop_one_cpu(target, count_run, (void *)(long)i) == i)
+			c->ok_calls++;
+		else
+			c->bad_calls++;
+	}
+	complete(&c->done);
+	return 0;
+}
+
+static void check_concurrent(void)
+{
+	struct caller *callers;
+	int cpu, n = 0, ok_calls = 0, bad_calls = 0, total_runs = 0;
+
+	callers = kcalloc(nr_cpu_ids, sizeof(*callers), GFP_KERNEL);
+	if (!callers) {
+		report(false, "concurrent callers (no memory)");
+		return;
+	}
+	for (cpu = 0; cpu < nr_cpu_ids; cpu++)
+		atomic_set(&runs[cpu], 0);
+	cpus_read_lock();
+	for_each_online_cpu(cpu) {
+		struct caller *c = &callers[cpu];
+
+		c->self = cpu;
+		init_completion(&c->done);
+		c->task = kthread_create_on_cpu(caller_fn, c, cpu, "rmig_client/%u");
+		if (IS_ERR(c->task)) {
+			c->task = NULL;
+			continue;
+		}
+		wake_up_process(c->task);
+		n++;
+	}
+	cpus_read_unlock();
+	for (cpu = 0; cpu < nr_cpu_ids; cpu++) {
+		if (callers[cpu].task) {
+			wait_for_completion(&callers[cpu].done);
+			ok_calls += callers[cpu].ok_calls;
+			bad_calls += callers[cpu].bad_calls;
+		}
+	}
+	for (cpu = 0; cpu < nr_cpu_ids; cpu++)
+		total_runs += atomic_read(&runs[cpu]);
+	pr_info("  %d callers, %d calls each: %d ok, %d failed, %d runs\n",
+		n, calls_per_thread, ok_calls, bad_calls, total_runs);
+	report(n == num_online_cpus() && bad_calls == 0 &&
+	       ok_calls == n * calls_per_thread && total_runs == ok_calls,
+	       "concurrent callers on every CPU: each work ran exactly once");
+	kfree(callers);
+}
+
+static void check_offline(void)
+{
+	struct rmigration_work work;
+	atomic_t calls = ATOMIC_INIT(0);
+
+	if (offline_cpu < 0)
+		return;
+	if (offline_cpu >= nr_cpu_ids || cpu_online(offline_cpu)) {
+		report(false, "offline_cpu=%d is not an offline CPU", offline_cpu);
+		return;
+	}
+	report(rmigration_stop_one_cpu(offline_cpu, never_called, &calls) == -ENOENT &&
+	       !rmigration_stop_one_cpu_nowait(offline_cpu, never_called, &calls, &work) &&
+	       atomic_read(&calls) == 0,
+	       "offline CPU %d refuses works with -ENOENT and never runs them", offline_cpu);
+}
+
+static int __init rmigration_client_init(void)
+{
+	check_sync();
+	check_bad_args();
+	check_fifo();
+	check_concurrent();
+	check_offline();
+	pr_info("%d failed\n", failures);
+	return failures ? -EIO : 0;
+}
+
+static void __exit rmigration_client_exit(void)
+{
+}
+
+module_init(rmigration_client_init);
+module_exit(rmigration_client_exit);
+MODULE_LICENSE("GPL");
+MODULE_DESCRIPTION("Checks of the rmigration C API from another module");
