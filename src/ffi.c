@@ -8,7 +8,9 @@
 #include <linux/debugfs.h>
 #include <linux/export.h>
 #include <linux/moduleparam.h>
+#include <linux/cpumask.h>
 #include <linux/percpu.h>
+#include <linux/pid.h>
 #include <linux/sched.h>
 #include <linux/seq_file.h>
 #include <linux/uaccess.h>
@@ -180,4 +182,61 @@ void rmigration_debugfs_remove(void)
 	debugfs_remove(rmigration_debugfs);
 	rmigration_debugfs = NULL;
 	rmigration_hooks = NULL;
+}
+
+/* Tasks, for the migrate hook: what is inline or a macro in C. */
+
+/* The task of pid @nr in the caller's namespace, with a reference, or NULL. */
+struct task_struct *rmigration_get_task(int nr)
+{
+	struct pid *pid = find_get_pid(nr);
+	struct task_struct *p = get_pid_task(pid, PIDTYPE_PID);
+
+	put_pid(pid);
+	return p;
+}
+
+unsigned int rmigration_task_cpu(struct task_struct *p)
+{
+	return task_cpu(p);
+}
+
+/*
+ * Where @p is: RMIGRATION_TASK_RUNNING on a CPU, RMIGRATION_TASK_QUEUED on
+ * a runqueue, or RMIGRATION_TASK_SLEEPING. A racy snapshot, for traces.
+ */
+int rmigration_task_where(struct task_struct *p)
+{
+	if (READ_ONCE(p->on_cpu))
+		return RMIGRATION_TASK_RUNNING;
+	if (READ_ONCE(p->on_rq))
+		return RMIGRATION_TASK_QUEUED;
+	return RMIGRATION_TASK_SLEEPING;
+}
+
+/*
+ * Whether the affinity of @p may be changed: not for tasks with
+ * PF_NO_SETAFFINITY (the kernel's per-CPU threads, migration/N, our
+ * rmigration/N) nor for kernel threads bound to one CPU.
+ */
+bool rmigration_task_affinity_settable(struct task_struct *p)
+{
+	if (p->flags & PF_NO_SETAFFINITY)
+		return false;
+	return !((p->flags & PF_KTHREAD) && p->nr_cpus_allowed == 1);
+}
+
+int rmigration_set_cpus_allowed(struct task_struct *p, unsigned int cpu)
+{
+	return set_cpus_allowed_ptr(p, cpumask_of(cpu));
+}
+
+bool rmigration_cpu_active(unsigned int cpu)
+{
+	return cpu_active(cpu);
+}
+
+void rmigration_task_comm(struct task_struct *p, char *buf, size_t len)
+{
+	strscpy(buf, p->comm, len);
 }

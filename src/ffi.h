@@ -23,6 +23,21 @@ int rmigration_set_fifo_max(struct task_struct *p);
 /* Writes the symbol name of @addr (printk's %ps) into @buf. */
 void rmigration_symbol(char *buf, size_t len, unsigned long addr);
 
+/* Tasks, for the migrate hook. */
+enum {
+	RMIGRATION_TASK_SLEEPING,
+	RMIGRATION_TASK_QUEUED,
+	RMIGRATION_TASK_RUNNING,
+};
+
+struct task_struct *rmigration_get_task(int nr);
+unsigned int rmigration_task_cpu(struct task_struct *p);
+int rmigration_task_where(struct task_struct *p);
+bool rmigration_task_affinity_settable(struct task_struct *p);
+int rmigration_set_cpus_allowed(struct task_struct *p, unsigned int cpu);
+bool rmigration_cpu_active(unsigned int cpu);
+void rmigration_task_comm(struct task_struct *p, char *buf, size_t len);
+
 /* The debugfs hooks: /sys/kernel/debug/rmigration/NAME, handled in Rust. */
 #define RMIGRATION_HOOK_INPUT_MAX 64
 

@@ -6,11 +6,13 @@
 //! |----------------|-----------------------|------------------------------|
 //! | `stop_one_cpu` | `CPU`                 | the last round trip          |
 //! | `nowait`       | `CPU COUNT DELAY_US`  |                              |
+//! | `migrate`      | `PID CPU`             | the last migration           |
 //! | `stats`        |                       | per-CPU counters             |
 //!
 //! A write returns its byte count on success and a negative errno otherwise:
 //! `EINVAL` for malformed input or a CPU out of range, `ENOENT` for an
-//! offline CPU. The files are C `file_operations` (`src/ffi.c`) whose owner
+//! offline CPU (`stop_one_cpu`, `nowait`); see [`migrate::migrate`] for
+//! `migrate`. The files are C `file_operations` (`src/ffi.c`) whose owner
 //! is this module: an open file keeps the module loaded, and removal waits
 //! for the calls in progress.
 
@@ -18,6 +20,10 @@ mod parse;
 
 use crate::{
     bindings,
+    migrate::{
+        self,
+        Outcome, //
+    },
     sched,
     stopper,
     trace, //
@@ -49,10 +55,11 @@ enum Hook {
     StopOneCpu = 0,
     Nowait = 1,
     Stats = 2,
+    Migrate = 3,
 }
 
 impl Hook {
-    const ALL: [Hook; 3] = [Hook::StopOneCpu, Hook::Nowait, Hook::Stats];
+    const ALL: [Hook; 4] = [Hook::StopOneCpu, Hook::Nowait, Hook::Stats, Hook::Migrate];
 
     fn from_id(id: c_int) -> Option<Self> {
         Self::ALL.into_iter().find(|h| *h as c_int == id)
@@ -63,12 +70,13 @@ impl Hook {
             Hook::StopOneCpu => c"stop_one_cpu",
             Hook::Nowait => c"nowait",
             Hook::Stats => c"stats",
+            Hook::Migrate => c"migrate",
         }
     }
 
     fn mode(self) -> u16 {
         match self {
-            Hook::StopOneCpu => 0o600,
+            Hook::StopOneCpu | Hook::Migrate => 0o600,
             Hook::Nowait => 0o200,
             Hook::Stats => 0o400,
         }
@@ -93,12 +101,15 @@ const NOWAIT_MAX_DELAY_US: u32 = 100_000;
 pub(crate) struct Hooks {
     #[pin]
     last: SpinLock<Option<Record>>,
+    #[pin]
+    last_migration: SpinLock<Option<Outcome>>,
 }
 
 impl Hooks {
     fn new() -> impl PinInit<Self> {
         pin_init!(Self {
             last <- new_spinlock!(None, "rmigration_hooks_last"),
+            last_migration <- new_spinlock!(None, "rmigration_hooks_last_migration"),
         })
     }
 
@@ -106,6 +117,7 @@ impl Hooks {
         match hook {
             Hook::StopOneCpu => self.stop_one_cpu(input),
             Hook::Nowait => nowait(input),
+            Hook::Migrate => self.migrate(input),
             Hook::Stats => Err(EPERM),
         }
     }
@@ -114,6 +126,7 @@ impl Hooks {
         match hook {
             Hook::StopOneCpu => self.show_last(m),
             Hook::Stats => show_stats(m),
+            Hook::Migrate => self.show_last_migration(m),
             Hook::Nowait => {}
         }
     }
@@ -159,6 +172,35 @@ impl Hooks {
             ),
             None => seq_print!(m, "cpu={} ran_on=none ret={} ns={}\n", r.cpu, r.ret, r.ns),
         }
+    }
+}
+
+impl Hooks {
+    /// `PID CPU`: moves task `PID` to `CPU` (see [`migrate::migrate`]).
+    fn migrate(&self, input: &[u8]) -> Result {
+        let [pid, cpu] = parse::fields::<2>(input)?;
+        let outcome = migrate::migrate(pid, cpu)?;
+        *self.last_migration.lock() = Some(outcome);
+        to_result(outcome.ret)
+    }
+
+    fn show_last_migration(&self, m: &SeqFile) {
+        let Some(o) = *self.last_migration.lock() else {
+            seq_print!(m, "none\n");
+            return;
+        };
+        seq_print!(
+            m,
+            "pid={} comm={} from={} to={} was={} ret={} now_on={} ns={}\n",
+            o.pid,
+            trace::Comm(&o.comm),
+            o.from,
+            o.to,
+            o.before,
+            o.ret,
+            o.after_cpu,
+            o.ns
+        );
     }
 }
 
@@ -251,6 +293,14 @@ fn show_stats(m: &SeqFile) {
             None => seq_print!(m, "-\n"),
         }
     }
+    let st = &migrate::STATS;
+    seq_print!(
+        m,
+        "migrations: {} done ({} arrived at once, the others at their next wakeup), {} failed\n",
+        st.done.load(Relaxed),
+        st.arrived.load(Relaxed),
+        st.failed.load(Relaxed)
+    );
 }
 
 /// The hook files, present while this object lives.

@@ -12,6 +12,7 @@
 
 mod bindings;
 mod hooks;
+mod migrate;
 mod sched;
 mod smpboot;
 mod stopper;

@@ -4,11 +4,13 @@
 //! does not wrap: the one place where the rest of the module gets them safely.
 
 use crate::bindings as ffi_bindings;
+use core::ptr::NonNull;
 use kernel::{
     bindings,
     cpu::CpuId,
     error::to_result,
     prelude::*,
+    sync::aref::ARef,
     task::Task,
 };
 
@@ -45,13 +47,73 @@ pub(crate) fn is_thread_of(cpu: CpuId) -> bool {
     core::ptr::eq(task, Task::current_raw())
 }
 
-/// The name (`comm`) of the current task.
-pub(crate) fn current_comm() -> [u8; 16] {
+/// The name (`comm`) of `task`, NUL-terminated.
+pub(crate) fn comm(task: &Task) -> [u8; 16] {
     let mut comm = [0u8; 16];
-    // SAFETY: `current` is valid; its `comm` is a NUL-terminated array that
-    // may change under us (prctl), as `%s` of `current->comm` reads it too.
-    let src = unsafe { &(*Task::current_raw()).comm };
-    comm.copy_from_slice(src);
-    comm[15] = 0;
+    // SAFETY: `task` is valid and `comm` is valid for `comm.len()` bytes.
+    unsafe { ffi_bindings::rmigration_task_comm(task.as_ptr(), comm.as_mut_ptr(), comm.len()) };
     comm
+}
+
+/// The name (`comm`) of the current task, NUL-terminated.
+pub(crate) fn current_comm() -> [u8; 16] {
+    // SAFETY: `current` is valid while it runs this function.
+    comm(unsafe { &*Task::current_raw().cast::<Task>() })
+}
+
+/// The task of `pid` in the caller's pid namespace.
+pub(crate) fn find_task(pid: i32) -> Option<ARef<Task>> {
+    // SAFETY: Any pid number may be looked up.
+    let task = NonNull::new(unsafe { ffi_bindings::rmigration_get_task(pid) })?;
+    // SAFETY: `rmigration_get_task()` returned a reference we now own, and
+    // `Task` is a transparent wrapper of `task_struct`.
+    Some(unsafe { ARef::from_raw(task.cast::<Task>()) })
+}
+
+/// The CPU `task` is on, or last ran on.
+pub(crate) fn task_cpu(task: &Task) -> CpuId {
+    // SAFETY: `task` is valid.
+    let cpu = unsafe { ffi_bindings::rmigration_task_cpu(task.as_ptr()) };
+    // SAFETY: `task_cpu()` is always a possible CPU.
+    unsafe { CpuId::from_u32_unchecked(cpu) }
+}
+
+/// Where a task is: a snapshot that may be stale as soon as it is taken.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Where {
+    /// Not on a runqueue: blocked, or stopped.
+    Sleeping,
+    /// On a runqueue, waiting for its CPU.
+    Queued,
+    /// Running on a CPU.
+    Running,
+}
+
+/// Where `task` is now.
+pub(crate) fn task_where(task: &Task) -> Where {
+    // SAFETY: `task` is valid.
+    match unsafe { ffi_bindings::rmigration_task_where(task.as_ptr()) } {
+        2 => Where::Running,
+        1 => Where::Queued,
+        _ => Where::Sleeping,
+    }
+}
+
+/// Whether the affinity of `task` may be changed (no `PF_NO_SETAFFINITY`,
+/// not a kernel thread bound to one CPU).
+pub(crate) fn affinity_settable(task: &Task) -> bool {
+    // SAFETY: `task` is valid.
+    unsafe { ffi_bindings::rmigration_task_affinity_settable(task.as_ptr()) }
+}
+
+/// `set_cpus_allowed_ptr(task, cpumask_of(cpu))`: may sleep.
+pub(crate) fn set_cpus_allowed(task: &Task, cpu: CpuId) -> Result {
+    // SAFETY: `task` is valid and `cpu` a possible CPU.
+    to_result(unsafe { ffi_bindings::rmigration_set_cpus_allowed(task.as_ptr(), cpu.into()) })
+}
+
+/// Whether `cpu` is active: online and schedulable.
+pub(crate) fn cpu_active(cpu: CpuId) -> bool {
+    // SAFETY: `cpu` is a possible CPU.
+    unsafe { ffi_bindings::rmigration_cpu_active(cpu.into()) }
 }

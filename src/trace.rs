@@ -6,7 +6,11 @@
 
 use crate::{
     bindings,
-    sched,
+    migrate::Outcome,
+    sched::{
+        self,
+        Where, //
+    },
     stopper::Running, //
 };
 use kernel::{
@@ -37,11 +41,11 @@ impl fmt::Display for Symbol {
 }
 
 /// A NUL-padded task name, as text.
-struct Comm([u8; 16]);
+pub(crate) struct Comm<'a>(pub(crate) &'a [u8; 16]);
 
-impl fmt::Display for Comm {
+impl fmt::Display for Comm<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let name = CStr::from_bytes_until_nul(&self.0).map_err(|_| fmt::Error)?;
+        let name = CStr::from_bytes_until_nul(self.0).map_err(|_| fmt::Error)?;
         write!(f, "{}", name.to_str().unwrap_or("?"))
     }
 }
@@ -58,7 +62,7 @@ pub(crate) fn queued(cpu: CpuId, id: u64) {
             "work #{} queued by {} ({}) on rmigration/{}\n",
             id,
             current_pid(),
-            Comm(sched::current_comm()),
+            Comm(&sched::current_comm()),
             u32::from(cpu)
         );
     }
@@ -109,7 +113,7 @@ pub(crate) fn started(cpu: CpuId, work: &Running) {
             "work {} running on CPU {} in {}\n",
             Work(work),
             CpuId::current().as_u32(),
-            Comm(sched::current_comm())
+            Comm(&sched::current_comm())
         );
         let _ = cpu;
     }
@@ -124,6 +128,59 @@ pub(crate) fn done(cpu: CpuId, id: u64, ret: c_int, ns: u64) {
             u32::from(cpu),
             ret,
             ns
+        );
+    }
+}
+
+/// A migration of task `pid` from `from` to `to` is requested.
+pub(crate) fn migrate_request(pid: i32, comm: &[u8; 16], from: CpuId, to: CpuId) {
+    if enabled() {
+        pr_info!(
+            "migrate: pid {} ({}) CPU {} -> {}, requested by {} ({}): work for rmigration/{}\n",
+            pid,
+            Comm(comm),
+            from.as_u32(),
+            to.as_u32(),
+            current_pid(),
+            Comm(&sched::current_comm()),
+            from.as_u32()
+        );
+    }
+}
+
+impl fmt::Display for Where {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Where::Sleeping => "sleeping",
+            Where::Queued => "runnable",
+            Where::Running => "running",
+        })
+    }
+}
+
+/// A migration's work has run.
+pub(crate) fn migrate_done(o: &Outcome) {
+    if !enabled() {
+        return;
+    }
+    pr_info!(
+        "migrate: pid {} was {} on CPU {}; set_cpus_allowed_ptr(CPU {}) = {}\n",
+        o.pid,
+        o.before,
+        o.before_cpu,
+        o.to,
+        o.ret
+    );
+    if o.ret != 0 {
+        pr_info!("migrate: pid {} stays where it is, {} ns\n", o.pid, o.ns);
+    } else if o.arrived() {
+        pr_info!("migrate: pid {} now on CPU {}, {} ns\n", o.pid, o.to, o.ns);
+    } else {
+        pr_info!(
+            "migrate: pid {} moves to CPU {} at its next wakeup, {} ns\n",
+            o.pid,
+            o.to,
+            o.ns
         );
     }
 }

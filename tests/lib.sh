@@ -176,3 +176,15 @@ stats_sum() {
 	done < "$DEBUGFS/stats"
 	echo "$n"
 }
+
+# ktap_check DESCRIPTION COMMAND [ARG...]: a test that passes if COMMAND
+# succeeds (ktap_test_result, with the arguments kept whole).
+ktap_check() {
+	local desc=$1
+	shift
+	if "$@"; then
+		ktap_test_pass "$desc"
+	else
+		ktap_test_fail "$desc"
+	fi
+}

@@ -18,7 +18,7 @@ unload_module 2>/dev/null
 mark=$(log_mark)
 load_module
 
-ktap_test_result "KUnit suite rmigration_parse passes" kunit_suite_ok rmigration_parse "$mark"
+ktap_check "KUnit suite rmigration_parse passes" kunit_suite_ok rmigration_parse "$mark"
 
 # Every online CPU: the write succeeds and the record says where it ran.
 round_trip_all() {
@@ -30,7 +30,7 @@ round_trip_all() {
 			{ ktap_print_msg "record: $rec"; return 1; }
 	done
 }
-ktap_test_result "stop_one_cpu hook runs a work on every online CPU" round_trip_all
+ktap_check "stop_one_cpu hook runs a work on every online CPU" round_trip_all
 
 bad_inputs() {
 	local ncpu in
@@ -41,7 +41,7 @@ bad_inputs() {
 	# Over the input limit.
 	expect_write "$DEBUGFS/stop_one_cpu" "$(printf '%0100d' 1)" "Invalid argument"
 }
-ktap_test_result "malformed or out-of-range input is refused with EINVAL" bad_inputs
+ktap_check "malformed or out-of-range input is refused with EINVAL" bad_inputs
 
 hp=$(hotplug_cpu)
 if [ -n "$hp" ] && set_cpu_online "$hp" 0; then
@@ -50,18 +50,18 @@ if [ -n "$hp" ] && set_cpu_online "$hp" 0; then
 	enoent_counted() {
 		[ "$(stats_sum 5)" = $((enoent_before + 1)) ] && grep -qE "^$hp +disabled" "$DEBUGFS/stats"
 	}
-	ktap_test_result "offline CPU $hp: -ENOENT" offline_enoent
-	ktap_test_result "stats count the -ENOENT and show CPU $hp disabled" enoent_counted
+	ktap_check "offline CPU $hp: -ENOENT" offline_enoent
+	ktap_check "stats count the -ENOENT and show CPU $hp disabled" enoent_counted
 	if [ -f "$CLIENT" ]; then
 		client_offline() { insmod "$CLIENT" offline_cpu="$hp" calls_per_thread=20; }
-		ktap_test_result "C API: offline CPU refuses works (rmigration_client offline_cpu=$hp)" client_offline
+		ktap_check "C API: offline CPU refuses works (rmigration_client offline_cpu=$hp)" client_offline
 		rmmod rmigration_client 2>/dev/null
 	else
 		ktap_test_fail "C API: rmigration_client.ko not built"
 	fi
 	set_cpu_online "$hp" 1
 	back_online() { wait_for expect_write "$DEBUGFS/stop_one_cpu" "$hp" ok; }
-	ktap_test_result "CPU $hp back online: works run there again" back_online
+	ktap_check "CPU $hp back online: works run there again" back_online
 else
 	for i in 1 2 3 4; do ktap_test_skip "hotplug check $i: no CPU can go offline"; done
 fi
@@ -102,7 +102,7 @@ concurrent_hooks() {
 	[ "$(stats_sum 4)" = $((run_before + n)) ] ||
 		{ ktap_print_msg "run count $(stats_sum 4), expected $((run_before + n))"; return 1; }
 }
-ktap_test_result "concurrent callers from every CPU: each work runs exactly once" concurrent_hooks
+ktap_check "concurrent callers from every CPU: each work runs exactly once" concurrent_hooks
 
 runs_reach() { [ "$(stats_sum 4)" = "$1" ]; }
 nowait_runs() {
@@ -116,8 +116,8 @@ nowait_refused() {
 	expect_write "$DEBUGFS/nowait" "1 100000 0" "Invalid argument" &&
 	expect_write "$DEBUGFS/nowait" "1 1 200000" "Invalid argument"
 }
-ktap_test_result "nowait works all run" nowait_runs
-ktap_test_result "nowait: malformed or over the limits refused with EINVAL" nowait_refused
+ktap_check "nowait works all run" nowait_runs
+ktap_check "nowait: malformed or over the limits refused with EINVAL" nowait_refused
 
 # Traces: none by default, the whole story once switched on at run time.
 traces() {
@@ -141,7 +141,7 @@ traces() {
 	log_since "$m" | grep -qE "work #$id done on CPU 1: ret=0 latency=[0-9]+ ns" ||
 		{ log_since "$m" | while read -r l; do ktap_print_msg "$l"; done; return 1; }
 }
-ktap_test_result "traces: quiet with trace=0, queued/waking/running/done with trace=1" traces
+ktap_check "traces: quiet with trace=0, queued/waking/running/done with trace=1" traces
 
 nonroot_refused() {
 	local out
@@ -150,7 +150,7 @@ nonroot_refused() {
 	ktap_print_msg "as nobody: ${out##*: }"
 	return 0
 }
-ktap_test_result "non-root writers are refused" nonroot_refused
+ktap_check "non-root writers are refused" nonroot_refused
 
 open_file_pins_module() {
 	local rc
@@ -160,7 +160,7 @@ open_file_pins_module() {
 	exec 3>&-
 	[ $rc != 0 ] && module_loaded
 }
-ktap_test_result "an open hook file keeps the module loaded" open_file_pins_module
+ktap_check "an open hook file keeps the module loaded" open_file_pins_module
 
 # Unload while works are queued: they run (before the thread stops) and
 # nothing breaks.
@@ -174,7 +174,7 @@ unload_pending() {
 	[ "$done_lines" = 30 ] || { ktap_print_msg "$done_lines of 30 works ran"; return 1; }
 	[ ! -e "$DEBUGFS" ] || { ktap_print_msg "$DEBUGFS still there"; return 1; }
 }
-ktap_test_result "unload with 30 works pending runs them all, removes the hooks" unload_pending
+ktap_check "unload with 30 works pending runs them all, removes the hooks" unload_pending
 
 bad=$(log_since "$mark" | grep -E "$BAD_LOG")
 if [ -z "$bad" ]; then

@@ -61,20 +61,20 @@ thread_state() {
 thread_parked() { [ "$(thread_state "$1")" = P ]; }
 thread_active() { case $(thread_state "$1") in S | R) return 0 ;; esac; return 1; }
 
-ktap_test_result "module loads" load_module
+ktap_check "module loads" load_module
 logged() { log_since "$mark" | grep -q "$1"; }
 no_threads() { [ "$(thread_count)" = 0 ]; }
 unload_and_no_threads() { rmmod rmigration && wait_for no_threads; }
 
-ktap_test_result "load is logged" logged 'rmigration:.loaded'
+ktap_check "load is logged" logged 'rmigration:.loaded'
 
-ktap_test_result "one rmigration/N per online CPU" threads_match_online
-ktap_test_result "each thread bound to its CPU" all_threads_on_their_cpus
-ktap_test_result "threads are SCHED_FIFO at priority 99" all_threads_fifo_99
+ktap_check "one rmigration/N per online CPU" threads_match_online
+ktap_check "each thread bound to its CPU" all_threads_on_their_cpus
+ktap_check "threads are SCHED_FIFO at priority 99" all_threads_fifo_99
 
 hp=$(hotplug_cpu)
 if [ -n "$hp" ] && set_cpu_online "$hp" 0; then
-	ktap_test_result "offlining CPU $hp parks rmigration/$hp" wait_for thread_parked "$hp"
+	ktap_check "offlining CPU $hp parks rmigration/$hp" wait_for thread_parked "$hp"
 	set_cpu_online "$hp" 1
 	if wait_for thread_active "$hp" && wait_for thread_on_its_cpu "$hp"; then
 		ktap_test_pass "onlining CPU $hp brings rmigration/$hp back on CPU $hp"
@@ -86,7 +86,7 @@ else
 	ktap_test_skip "onlining brings the thread back: no CPU can go offline"
 fi
 
-ktap_test_result "unload removes every thread" unload_and_no_threads
+ktap_check "unload removes every thread" unload_and_no_threads
 
 # A CPU offline at load time gets its thread when it comes online.
 if [ -n "$hp" ] && set_cpu_online "$hp" 0; then
@@ -111,8 +111,8 @@ reload_10() {
 		unload_and_no_threads || return 1
 	done
 }
-ktap_test_result "load and unload 10 times in a row" reload_10
-ktap_test_result "unload is logged" logged 'rmigration:.unloading'
+ktap_check "load and unload 10 times in a row" reload_10
+ktap_check "unload is logged" logged 'rmigration:.unloading'
 
 bad=$(log_since "$mark" | grep -E "$BAD_LOG")
 if [ -z "$bad" ]; then
