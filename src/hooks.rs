@@ -145,7 +145,7 @@ impl Hooks {
         *self.last.lock() = Some(Record {
             cpu,
             ran_on,
-            ret: ret.map_or_else(|e| e.to_errno(), |r| r),
+            ret: ret.unwrap_or_else(|e| e.to_errno()),
             ns,
         });
         ret?;
@@ -322,7 +322,9 @@ impl Registration {
             mode: h.mode(),
             id: h as c_int,
         });
-        let data = core::ptr::from_ref::<Hooks>(&hooks).cast_mut().cast::<c_void>();
+        let data = core::ptr::from_ref::<Hooks>(&hooks)
+            .cast_mut()
+            .cast::<c_void>();
         // SAFETY: `files` is valid for the call (debugfs copies the names);
         // `data` stays valid until the files are removed in `drop`.
         to_result(unsafe {
@@ -361,7 +363,9 @@ unsafe extern "C" fn rmigration_rs_hook_write(
             core::slice::from_raw_parts(buf, len),
         )
     };
-    let ret = Hook::from_id(id).ok_or(EINVAL).and_then(|h| hooks.write(h, input));
+    let ret = Hook::from_id(id)
+        .ok_or(EINVAL)
+        .and_then(|h| hooks.write(h, input));
     match ret {
         Ok(()) => 0,
         Err(e) => e.to_errno() as isize,

@@ -20,7 +20,7 @@ use crate::{
         Where, //
     },
     stopper,
-    trace,
+    trace, //
 };
 use kernel::{
     cpu::CpuId,

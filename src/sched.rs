@@ -11,7 +11,7 @@ use kernel::{
     error::to_result,
     prelude::*,
     sync::aref::ARef,
-    task::Task,
+    task::Task, //
 };
 
 /// Monotonic time in ns (`ktime_get()`).

@@ -31,7 +31,7 @@ use crate::{
         rmigration_work, //
     },
     sched,
-    trace,
+    trace, //
 };
 use core::{
     ffi::c_void,
@@ -52,7 +52,7 @@ use kernel::{
             Release, //
         },
         Completion,
-        SpinLockIrq,
+        SpinLockIrq, //
     },
 };
 use pin_init::stack_pin_init;
@@ -220,7 +220,7 @@ impl Stopper {
             let running = Running {
                 id: w.id,
                 func: w.fn_.map_or(0, |f| f as usize),
-                caller: w.caller as usize,
+                caller: w.caller,
                 // SAFETY: Names are static C strings (`stop_one_cpu_with`).
                 name: (!w.name.is_null()).then(|| CStr::from_char_ptr(w.name)),
             };
@@ -363,7 +363,7 @@ pub(crate) unsafe fn stop_one_cpu(
         fn_: Some(func),
         arg,
         done: (&raw const *done).cast::<rmigration_done>().cast_mut(),
-        caller: caller as _,
+        caller,
         name: name.map_or(ptr::null(), |n| n.as_char_ptr()),
         id: 0,
         queued_ns: 0,
@@ -426,7 +426,7 @@ pub(crate) unsafe fn stop_one_cpu_nowait(
         (*work).fn_ = Some(func);
         (*work).arg = arg;
         (*work).done = ptr::null_mut();
-        (*work).caller = caller as _;
+        (*work).caller = caller;
         (*work).name = name.map_or(ptr::null(), |n| n.as_char_ptr());
     }
     // SAFETY: The caller keeps `work` valid until `func` starts.

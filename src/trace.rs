@@ -17,7 +17,7 @@ use kernel::{
     cpu::CpuId,
     fmt,
     prelude::*,
-    task::Task,
+    task::Task, //
 };
 
 /// Whether tracing is on.

@@ -14,14 +14,14 @@ use crate::bindings::{
     rmigration_fn_t,
     rmigration_work, //
 };
-use core::ffi::{
-    c_uint,
-    c_ulong,
-    c_void, //
-};
 use kernel::{
     cpu::CpuId,
-    prelude::*, //
+    ffi::{
+        c_uint,
+        c_ulong,
+        c_void, //
+    },
+    prelude::*,
 };
 
 /// `rmigration_stop_one_cpu()`: see [`stop_one_cpu`].
@@ -42,7 +42,7 @@ unsafe extern "C" fn rmigration_rs_stop_one_cpu(
         return EINVAL.to_errno();
     };
     // SAFETY: The caller vouches for `func(arg)` (safety requirements).
-    match unsafe { stop_one_cpu(cpu, func, arg, caller as usize, None) } {
+    match unsafe { stop_one_cpu(cpu, func, arg, caller, None) } {
         Ok(ret) => ret,
         Err(e) => e.to_errno(),
     }
@@ -71,5 +71,5 @@ unsafe extern "C" fn rmigration_rs_stop_one_cpu_nowait(
         return false;
     }
     // SAFETY: The caller vouches for `func(arg)` and `work` (safety requirements).
-    unsafe { stop_one_cpu_nowait(cpu, func, arg, work, caller as usize, None) }
+    unsafe { stop_one_cpu_nowait(cpu, func, arg, work, caller, None) }
 }

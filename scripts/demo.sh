@@ -1,0 +1,74 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# The demo, inside the VM (scripts/run.sh boots it): load rmigration with
+# traces on, show its threads, run a work on a CPU, migrate a busy and a
+# sleeping task through their source CPU's rmigration thread, unload.
+set -u
+TOP=$(cd "$(dirname "$0")/.." && pwd)
+D=/sys/kernel/debug/rmigration
+last=$(cpus=(/sys/devices/system/cpu/cpu[0-9]*); echo $(( ${#cpus[@]} - 1 )))
+mark=$(dmesg | wc -l)
+
+step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+log_new() { dmesg | tail -n +$((mark + 1)) | grep -vE '\] +(KTAP|#|ok |1\.\.)'; mark=$(dmesg | wc -l); }
+where() { printf 'pid %s: processor (field 39 of /proc/%s/stat) = %s, %s\n' "$1" "$1" \
+	"$(cut -d' ' -f39 "/proc/$1/stat")" "$(grep Cpus_allowed_list "/proc/$1/status" | tr -s '\t' ' ')"; }
+
+step "insmod rmigration.ko trace=1"
+insmod "$TOP/rmigration.ko" trace=1 || exit 1
+modinfo -F description "$TOP/rmigration.ko"
+log_new
+
+step "One rmigration/N per CPU, next to the kernel's migration/N (PSR: its CPU, CLS FF: SCHED_FIFO)"
+ps -eo pid,psr,cls,rtprio,stat,comm | grep -E 'PID|migration/'
+
+step "rstop_one_cpu round trip: run a work on CPU 2 (echo 2 > $D/stop_one_cpu)"
+echo 2 > $D/stop_one_cpu
+cat $D/stop_one_cpu
+log_new
+
+step "A busy task on CPU 0"
+taskset -c 0 bash -c 'while :; do :; done' </dev/null >/dev/null 2>&1 &
+busy=$!
+sleep 0.5
+where $busy
+
+step "Migrate it to CPU $last: echo '$busy $last' > $D/migrate"
+echo "$busy $last" > $D/migrate
+sleep 0.2
+cat $D/migrate
+where $busy
+log_new
+
+step "A sleeping task on CPU 1 (it wakes every 0.5 s)"
+taskset -c 1 bash -c 'while :; do sleep 0.5; done' </dev/null >/dev/null 2>&1 &
+sleeper=$!
+sleep 0.7
+where $sleeper
+
+step "Migrate it to CPU 2: it moves when it next wakes up"
+echo "$sleeper 2" > $D/migrate
+cat $D/migrate
+where $sleeper
+sleep 0.7
+echo "after its next wakeup:"
+where $sleeper
+log_new
+
+step "An offline CPU refuses works with -ENOENT"
+echo 0 > /sys/devices/system/cpu/cpu$last/online
+ps -o pid,psr,stat,comm -p "$(pgrep -x "rmigration/$last")"
+bash -c "echo $last > $D/stop_one_cpu"
+echo 1 > /sys/devices/system/cpu/cpu$last/online
+log_new
+
+step "Per-CPU counters ($D/stats)"
+cat $D/stats
+
+kill $busy $sleeper
+wait 2>/dev/null
+step "rmmod rmigration"
+rmmod rmigration
+log_new
+echo "rmigration/N threads left: $(pgrep -c '^rmigration/' || true)"

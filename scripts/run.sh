@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# make run: set-up, kernel and module as needed, then a VM with CPUS (4)
+# vCPUs that runs the demo (scripts/demo.sh).
+set -euo pipefail
+. "$(dirname "$0")/env.sh"
+
+kdir=$("$TOP/scripts/kernel.sh")
+"$TOP/scripts/build.sh"
+log "booting $kdir with ${CPUS:-4} vCPUs (QEMU TCG)"
+"$TOP/scripts/vm.sh" "$kdir" "${CPUS:-4}" 600 "scripts/demo.sh"
