@@ -20,15 +20,23 @@ pids=()
 cleanup() { kill "${pids[@]}" 2>/dev/null; wait 2>/dev/null; }
 trap cleanup EXIT
 
+on_cpu() { [ "$(stat_field "$1" 39)" = "$2" ]; }
+allowed_only() { [ "$(cpus_allowed "$1")" = "$2" ]; }
+
+# started PID CPU: taskset has set the affinity of PID and exec'ed bash.
+started() {
+	local name
+	read -r name < "/proc/$1/comm" && [ "$name" = bash ] && allowed_only "$1" "$2"
+}
+
 # busy CPU: starts a busy-looping task on CPU; its pid is in $BUSY.
 busy() {
 	taskset -c "$1" bash -c 'while :; do :; done' </dev/null >/dev/null 2>&1 &
 	BUSY=$!
 	pids+=($BUSY)
+	wait_for started "$BUSY" "$1"
 }
 
-on_cpu() { [ "$(stat_field "$1" 39)" = "$2" ]; }
-allowed_only() { [ "$(cpus_allowed "$1")" = "$2" ]; }
 
 # migrate_to PID CPU: the write succeeds, the task is allowed on CPU only
 # and runs there.
@@ -70,6 +78,7 @@ ktap_check "moving a task to the CPU it is on succeeds" migrate_to "$b" "${cpus[
 taskset -c "${cpus[0]}" bash -c 'while :; do sleep 0.3; done' </dev/null >/dev/null 2>&1 &
 s=$!
 pids+=($s)
+wait_for started "$s" "${cpus[0]}"
 sleeper() {
 	local d=${cpus[-1]} m
 	sleep 0.5
