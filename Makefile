@@ -4,6 +4,7 @@
 #
 #   make run      the demo: set-up, kernel, module, a VM that shows it working
 #   make check    every test, in VMs; ends with "N passed, N failed"
+#   make torture  the long torture run on the debug kernel, with its figures
 #   make module   only build rmigration.ko (KDIR=... for your own kernel tree)
 #
 # The kernel build system reads Kbuild, not this file, for the module itself.
@@ -11,7 +12,7 @@
 SHELL := /bin/bash
 export KDIR
 
-.PHONY: all module setup kernel run check clippy fmt clean
+.PHONY: all module setup kernel run check torture clippy fmt clean
 
 all: module
 
@@ -32,6 +33,9 @@ run: setup
 
 check: setup
 	@scripts/check.sh
+
+torture: setup
+	@scripts/torture.sh
 
 fmt:
 	rustfmt --edition 2021 --config-path $(or $(wildcard $(KDIR)/source/.rustfmt.toml),.rustfmt.toml) src/*.rs src/*/*.rs

@@ -1,17 +1,45 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0
 #
-# Builds rmigration.ko (and the test modules under tests/) against the test
-# kernel, or against KDIR if set. Prints nothing but errors and warnings.
+# Builds rmigration.ko and the test modules under tests/modules/.
 #
-#   scripts/build.sh [clean]        CLIPPY=1 runs clippy on the Rust code too
+#   scripts/build.sh            against the main test kernel (or KDIR), in
+#                               this checkout: ./rmigration.ko
+#   scripts/build.sh debug      against the debug kernel, with its clang and
+#                               rustc, in a copy under that kernel's tree;
+#                               prints the copy's path
+#   scripts/build.sh clean
+#
+# CLIPPY=1 runs clippy on the Rust code too. Prints nothing but errors and
+# warnings (and the path, for debug).
 set -euo pipefail
 . "$(dirname "$0")/env.sh"
+
+flavour=${1:-main}
+
+if [ "$flavour" = debug ]; then
+	kdir=$("$TOP/scripts/kernel.sh" debug)
+	dest=$kdir/rmigration-module
+	mkdir -p "$dest"
+	# A copy of the sources: the checkout holds the objects of the main build.
+	(cd "$TOP" && tar cf - Kbuild include $(ls src/*.rs | grep -v _generated) \
+		src/*.c src/*.h src/*/*.rs \
+		$(find tests/modules -name Kbuild -o -name '*.c' -o -name '*.h')) |
+		tar xf - -C "$dest"
+	"$TOP/scripts/llvm-root.sh" run "
+		set -e
+		make -s -C $kdir M=$dest LLVM=1 ${CLIPPY:+CLIPPY=1} modules
+		for d in $dest/tests/modules/*/; do
+			make -s -C $kdir M=\${d%/} LLVM=1 KBUILD_EXTRA_SYMBOLS=$dest/Module.symvers modules
+		done" >&2
+	echo "$dest"
+	exit 0
+fi
 
 kdir=$("$TOP/scripts/kernel.sh")
 mk=(make -s -C "$kdir" BINDGEN="$BINDGEN" ${CLIPPY:+CLIPPY=1})
 
-if [ "${1:-}" = clean ]; then
+if [ "$flavour" = clean ]; then
 	"${mk[@]}" M="$TOP" clean
 	for d in "$TOP"/tests/modules/*/; do
 		[ -f "$d/Kbuild" ] && "${mk[@]}" M="${d%/}" clean

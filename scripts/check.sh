@@ -1,12 +1,17 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0
 #
-# The whole test suite: builds the kernel (cached) and the module, runs the
-# kselftests of tests/ in a 4-vCPU VM, and ends with the plain line
-# "N passed, N failed, N skipped". Exits non-zero if anything failed, or if
-# the VM did not boot or finish: that is never a pass.
+# The whole test suite, in two 4-vCPU VMs: the kselftests of tests/ on the
+# main test kernel, then the torture run and the fuzzing (and the stopper
+# tests) on the debug kernel (KASAN, lockdep, kmemleak, ...). Kernels are
+# built once and cached. Ends with the plain line "N passed, N failed,
+# N skipped"; exits non-zero if anything failed, or if a VM did not boot or
+# finish: that is never a pass.
 #
-#   scripts/check.sh [TEST...]      default: all of tests/Makefile's TEST_PROGS
+#   scripts/check.sh [TEST...]      only these tests, on the main kernel
+#
+# RMIGRATION_DEBUG=0 skips the debug kernel; with KDIR set it is skipped too
+# (your tree is the main kernel).
 set -uo pipefail
 . "$(dirname "$0")/env.sh"
 
@@ -54,6 +59,23 @@ vm() {
 	fi
 }
 
-vm "$out/check-4cpus.log" 4 "KDIR=$kdir tests/runner.sh $*"
-log "suite finished in $(( $(date +%s) - start )) s"
+MAIN_TESTS="rmigration_threads.sh rmigration_stopper.sh rmigration_migrate.sh rmigration_fuzz.sh"
+DEBUG_TESTS="rmigration_torture.sh rmigration_fuzz.sh rmigration_stopper.sh"
+
+vm "$out/check-main.log" 4 "KDIR=$kdir tests/runner.sh ${*:-$MAIN_TESTS}"
+log "main kernel suites finished after $(( $(date +%s) - start )) s"
+
+if [ $# -eq 0 ] && [ -z "${KDIR:-}" ] && [ "${RMIGRATION_DEBUG:-1}" = 1 ]; then
+	if ! dkdir=$("$TOP/scripts/kernel.sh" debug) || ! dmod=$("$TOP/scripts/build.sh" debug); then
+		echo "not ok the debug kernel or its module could not be built"
+		failed=$((failed + 1))
+		summary
+	fi
+	kdir=$dkdir
+	vm "$out/check-debug.log" 4 "KDIR=$dkdir RMIGRATION_KO=$dmod/rmigration.ko \
+		RMIGRATION_CLIENT_KO=$dmod/tests/modules/rmigration_client/rmigration_client.ko \
+		TORTURE_SECONDS=${TORTURE_SECONDS:-90} FUZZ_SECONDS=${FUZZ_SECONDS:-20} \
+		tests/runner.sh $DEBUG_TESTS"
+	log "debug kernel suites finished after $(( $(date +%s) - start )) s"
+fi
 summary

@@ -92,9 +92,11 @@ struct Record {
     ns: u64,
 }
 
-/// Limits of the `nowait` hook.
+/// Limits of the `nowait` hook: works per write, sleep per work, and the
+/// total sleep of one write, so that no write can block a CPU for long.
 const NOWAIT_MAX_COUNT: u32 = 10_000;
 const NOWAIT_MAX_DELAY_US: u32 = 100_000;
+const NOWAIT_MAX_TOTAL_US: u64 = 1_000_000;
 
 /// State shared by the hooks.
 #[pin_data]
@@ -231,7 +233,10 @@ unsafe extern "C" fn nowait_fn(arg: *mut c_void) -> c_int {
 fn nowait(input: &[u8]) -> Result {
     let [cpu, count, delay_us] = parse::fields::<3>(input)?;
     let cpu = CpuId::from_u32(cpu).ok_or(EINVAL)?;
-    if count > NOWAIT_MAX_COUNT || delay_us > NOWAIT_MAX_DELAY_US {
+    if count > NOWAIT_MAX_COUNT
+        || delay_us > NOWAIT_MAX_DELAY_US
+        || u64::from(count) * u64::from(delay_us) > NOWAIT_MAX_TOTAL_US
+    {
         return Err(EINVAL);
     }
     for _ in 0..count {

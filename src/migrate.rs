@@ -72,6 +72,10 @@ pub(crate) struct Stats {
     pub(crate) arrived: Atomic<u64>,
     /// Requests refused or failed.
     pub(crate) failed: Atomic<u64>,
+    /// Works run by a stopper for migrations.
+    pub(crate) works: Atomic<u64>,
+    /// Works refused with `ENOENT` (the source CPU went offline; retried).
+    pub(crate) refused: Atomic<u64>,
 }
 
 /// The migration counters.
@@ -79,6 +83,8 @@ pub(crate) static STATS: Stats = Stats {
     done: Atomic::new(0),
     arrived: Atomic::new(0),
     failed: Atomic::new(0),
+    works: Atomic::new(0),
+    refused: Atomic::new(0),
 };
 
 /// Moves the task of `pid` to `cpu` through the stopper of its CPU.
@@ -124,10 +130,14 @@ fn try_migrate(pid: u32, cpu: u32) -> Result<Outcome> {
         });
         let (before, before_cpu, ret, after_cpu) = match (ret, seen) {
             (Ok(_), Some((before, before_cpu, ret, after_cpu))) => {
+                STATS.works.add(1, Relaxed);
                 (before, before_cpu, ret, after_cpu)
             }
             // The source went offline, so the task has left it: look again.
-            (Err(e), _) if e == ENOENT => continue,
+            (Err(e), _) if e == ENOENT => {
+                STATS.refused.add(1, Relaxed);
+                continue;
+            }
             (Err(e), _) => return Err(e),
             (Ok(_), None) => return Err(EIO),
         };

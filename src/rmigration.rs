@@ -7,8 +7,9 @@
 //! spinlock-protected FIFO list of works; [`stopper::stop_one_cpu`] queues a
 //! function on a CPU's list, wakes its thread and waits for the result.
 //!
-//! Unload order is the reverse of the fields below: the threads are stopped
-//! (running what is still queued) before the stoppers are freed.
+//! Unloading drops the fields below in their order: the hooks (removal
+//! waits for writers), the threads (each runs what is still queued on its
+//! CPU, then stops), a report of the counters, and last the stoppers.
 
 mod bindings;
 mod hooks;
@@ -18,7 +19,10 @@ mod smpboot;
 mod stopper;
 mod trace;
 
-use kernel::prelude::*;
+use kernel::{
+    prelude::*,
+    sync::atomic::Relaxed, //
+};
 
 module! {
     type: Rmigration,
@@ -28,12 +32,34 @@ module! {
     license: "GPL",
 }
 
-#[pin_data(PinnedDrop)]
+#[pin_data]
 struct Rmigration {
     hooks: hooks::Registration,
     #[pin]
     threads: smpboot::Registration<stopper::Threads>,
+    report: UnloadReport,
     stoppers: stopper::Published,
+}
+
+/// Logs what the stoppers did, once the threads are gone (and so every
+/// queued work has run) and before the stoppers are freed.
+struct UnloadReport;
+
+impl Drop for UnloadReport {
+    fn drop(&mut self) {
+        let (queued, run, enoent) = stopper::totals();
+        let m = &migrate::STATS;
+        pr_info!(
+            "unloaded: {} works queued, {} run, {} refused (-ENOENT); migrations: {} done, {} failed, {} works, {} refused\n",
+            queued,
+            run,
+            enoent,
+            m.done.load(Relaxed),
+            m.failed.load(Relaxed),
+            m.works.load(Relaxed),
+            m.refused.load(Relaxed)
+        );
+    }
 }
 
 impl kernel::InPlaceModule for Rmigration {
@@ -41,18 +67,12 @@ impl kernel::InPlaceModule for Rmigration {
         try_pin_init!(Self {
             stoppers: stopper::Published::new()?,
             threads <- smpboot::Registration::register(),
+            report: UnloadReport,
             hooks: hooks::Registration::new()?,
         })
         .pin_chain(|_| {
             pr_info!("loaded: one rmigration/N thread per online CPU\n");
             Ok(())
         })
-    }
-}
-
-#[pinned_drop]
-impl PinnedDrop for Rmigration {
-    fn drop(self: Pin<&mut Self>) {
-        pr_info!("unloading\n");
     }
 }

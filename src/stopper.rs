@@ -313,6 +313,20 @@ impl Drop for Published {
     }
 }
 
+/// Totals of the counters of all stoppers: (queued, run, refused with `ENOENT`).
+pub(crate) fn totals() -> (u64, u64, u64) {
+    (0..nr_cpu_ids())
+        .filter_map(CpuId::from_u32)
+        .filter_map(stopper)
+        .fold((0, 0, 0), |(q, r, e), s| {
+            (
+                q + s.stats.queued.load(Relaxed),
+                r + s.stats.run.load(Relaxed),
+                e + s.stats.enoent.load(Relaxed),
+            )
+        })
+}
+
 /// The stopper of `cpu`, if the stoppers are published.
 ///
 /// The stoppers are unpublished at module unload only, after the threads

@@ -143,14 +143,17 @@ wait_for() {
 
 DEBUGFS=/sys/kernel/debug/rmigration
 
-# write_result FILE TEXT: writes TEXT (as given) to FILE in one write(2) and
-# prints "ok" or the error, e.g. "Invalid argument".
+# write_result FILE TEXT: writes TEXT (printf %b escapes) to FILE in one
+# write(2) and prints "ok", the error of the write, e.g. "Invalid argument",
+# or "open: ERROR" if FILE could not be opened.
 write_result() {
 	local err
 	if err=$( { printf '%b' "$2" > "$1"; } 2>&1); then
 		echo ok
-	else
+	elif [[ $err == *"write error"* ]]; then
 		echo "${err##*: }"
+	else
+		echo "open: ${err##*: }"
 	fi
 }
 

@@ -7,7 +7,7 @@
 
 source "$(dirname "$(readlink -f "$0")")/lib.sh"
 
-CLIENT=$TOP/tests/modules/rmigration_client/rmigration_client.ko
+CLIENT=${RMIGRATION_CLIENT_KO:-$TOP/tests/modules/rmigration_client/rmigration_client.ko}
 
 ktap_print_header
 skip_unless_root
@@ -114,7 +114,8 @@ nowait_runs() {
 nowait_refused() {
 	expect_write "$DEBUGFS/nowait" "1 20" "Invalid argument" &&
 	expect_write "$DEBUGFS/nowait" "1 100000 0" "Invalid argument" &&
-	expect_write "$DEBUGFS/nowait" "1 1 200000" "Invalid argument"
+	expect_write "$DEBUGFS/nowait" "1 1 200000" "Invalid argument" &&
+	expect_write "$DEBUGFS/nowait" "1 11 100000" "Invalid argument"
 }
 ktap_check "nowait works all run" nowait_runs
 ktap_check "nowait: malformed or over the limits refused with EINVAL" nowait_refused

@@ -112,7 +112,7 @@ reload_10() {
 	done
 }
 ktap_check "load and unload 10 times in a row" reload_10
-ktap_check "unload is logged" logged 'rmigration:.unloading'
+ktap_check "unload is logged" logged 'rmigration:.unloaded:'
 
 bad=$(log_since "$mark" | grep -E "$BAD_LOG")
 if [ -z "$bad" ]; then

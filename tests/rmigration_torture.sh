@@ -1,0 +1,236 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# Torture: works queued (sync and nowait) to random CPUs from several
+# shells, random CPUs going offline and online, busy and sleeping tasks
+# migrated between random CPUs, and the module unloaded and reloaded, all at
+# once, for a bounded time or until the targets are reached.
+#
+# Every queued work must be accounted for exactly once: the module's own
+# counters (logged at each unload, after the threads have run what was
+# queued) must show as many works run as queued, and must agree with what
+# the writers saw. Every migration's outcome is checked in /proc.
+#
+# Parameters (environment): TORTURE_SECONDS (60), TORTURE_WORKERS (4),
+# TORTURE_HOTPLUG (200 cycles), TORTURE_RELOADS (50), TORTURE_MIGRATIONS
+# (10000), TORTURE_RELOAD_S (3 s between reloads).
+
+source "$(dirname "$(readlink -f "$0")")/lib.sh"
+
+SECONDS_MAX=${TORTURE_SECONDS:-60}
+WORKERS=${TORTURE_WORKERS:-4}
+HOTPLUG_MAX=${TORTURE_HOTPLUG:-200}
+RELOADS_MAX=${TORTURE_RELOADS:-50}
+MIGRATIONS_MAX=${TORTURE_MIGRATIONS:-10000}
+RELOAD_S=${TORTURE_RELOAD_S:-3}
+
+ktap_print_header
+skip_unless_root
+skip_unless_module
+ktap_set_plan 7
+
+W=$(mktemp -d /tmp/rmigration-torture.XXXXXX)
+ncpus=$(possible_cpus | wc -l)
+hp_cpus=($(for c in $(possible_cpus); do
+	[ -f "/sys/devices/system/cpu/cpu$c/online" ] && echo "$c"; done))
+ktap_print_msg "torture: ${SECONDS_MAX} s at most, $WORKERS workers, $ncpus CPUs" \
+	"(hotpluggable: ${hp_cpus[*]:-none}); targets: $HOTPLUG_MAX hotplug cycles," \
+	"$RELOADS_MAX reloads, $MIGRATIONS_MAX migrations"
+
+unload_module 2>/dev/null
+mark=$(log_mark)
+[ -w /sys/kernel/debug/kmemleak ] && echo clear > /sys/kernel/debug/kmemleak
+load_module || { ktap_exit_fail_msg "module does not load"; }
+
+stop() { [ -e "$W/stop" ]; }
+
+# A writer: sync (stop_one_cpu) or nowait works to random CPUs. Counts what
+# it saw in its own files: ok, enoent, absent (module unloaded), other.
+writer() {
+	local kind=$1 id=$2 ok=0 enoent=0 absent=0 other=0 r file text
+	while ! stop; do
+		if [ "$kind" = sync ]; then
+			file=$DEBUGFS/stop_one_cpu text=$((RANDOM % ncpus))
+		else
+			file=$DEBUGFS/nowait text="$((RANDOM % ncpus)) 1 $((RANDOM % 200))"
+		fi
+		r=$(write_result "$file" "$text")
+		case $r in
+		ok) ok=$((ok + 1)) ;;
+		"No such file or directory") enoent=$((enoent + 1)) ;;
+		open:*) absent=$((absent + 1)); sleep 0.05 ;;
+		*) other=$((other + 1)); echo "$kind: $text: $r" >> "$W/errors" ;;
+		esac
+	done
+	echo "$ok $enoent $absent $other" > "$W/$kind.$id"
+}
+
+# Hotplug: a random hotpluggable CPU goes offline and comes back; the last
+# online CPU never goes.
+hotplug() {
+	local n=0 c
+	[ ${#hp_cpus[@]} -gt 0 ] || return 0
+	while ! stop && [ $n -lt "$HOTPLUG_MAX" ]; do
+		c=${hp_cpus[RANDOM % ${#hp_cpus[@]}]}
+		[ "$(online_cpus | wc -l)" -gt 1 ] || continue
+		set_cpu_online "$c" 0 2>/dev/null || continue
+		sleep 0.$((RANDOM % 3))
+		set_cpu_online "$c" 1 || echo "CPU $c did not come back" >> "$W/errors"
+		n=$((n + 1))
+		echo $n > "$W/hotplug"
+	done
+}
+
+# Reloads: rmmod fails while a hook file is open, so it is retried.
+reloader() {
+	local n=0 i
+	while ! stop && [ $n -lt "$RELOADS_MAX" ]; do
+		sleep "$RELOAD_S"
+		for i in $(seq 200); do
+			rmmod rmigration 2>/dev/null && break
+			stop && break
+			sleep 0.02
+		done
+		module_loaded && continue
+		insmod "$MODULE" || { echo "insmod failed" >> "$W/errors"; break; }
+		n=$((n + 1))
+		echo $n > "$W/reloads"
+	done
+}
+
+# Migrations of busy and sleeping tasks to random CPUs, checked in /proc.
+migrator() {
+	local n=0 bad=0 refused=0 absent=0 t d r ts=("$@")
+	while ! stop && [ $n -lt "$MIGRATIONS_MAX" ]; do
+		t=${ts[RANDOM % ${#ts[@]}]}
+		d=$((RANDOM % ncpus))
+		r=$(write_result "$DEBUGFS/migrate" "$t $d")
+		case $r in
+		ok)
+			n=$((n + 1))
+			# The new mask holds unless d went offline since (the
+			# kernel then widens it).
+			if [ "$(cpus_allowed "$t")" != "$d" ] && cpu_online "$d"; then
+				sleep 0.05
+				if [ "$(cpus_allowed "$t")" != "$d" ] && cpu_online "$d"; then
+					echo "pid $t to $d: allowed $(cpus_allowed "$t")" >> "$W/errors"
+					bad=$((bad + 1))
+				fi
+			fi
+			;;
+		"Invalid argument" | "No such file or directory") refused=$((refused + 1)) ;;
+		open:*) absent=$((absent + 1)); sleep 0.05 ;;
+		*) bad=$((bad + 1)); echo "migrate $t $d: $r" >> "$W/errors" ;;
+		esac
+	done
+	echo "$n $refused $absent $bad" > "$W/migrations"
+}
+
+# Two busy and two sleeping tasks to migrate (more busy loops would starve
+# the shells under emulation). Where a task runs must follow its mask.
+tasks=()
+for c in $(online_cpus | head -2); do
+	taskset -c "$c" bash -c 'while :; do :; done' </dev/null >/dev/null 2>&1 &
+	tasks+=($!)
+	taskset -c "$c" bash -c 'while :; do sleep 0.1; done' </dev/null >/dev/null 2>&1 &
+	tasks+=($!)
+done
+sleep 0.5
+
+start=$(date +%s)
+pids=()
+for i in $(seq "$WORKERS"); do
+	if [ $((i % 2)) = 1 ]; then writer sync "$i" & else writer nowait "$i" & fi
+	pids+=($!)
+done
+hotplug & hpid=$!
+reloader & rpid=$!
+migrator "${tasks[@]}" & mpid=$!
+
+# Run until the time is up or the hotplug, reload and migration targets are
+# all reached.
+while [ $(( $(date +%s) - start )) -lt "$SECONDS_MAX" ]; do
+	kill -0 $hpid 2>/dev/null || kill -0 $rpid 2>/dev/null || kill -0 $mpid 2>/dev/null || break
+	sleep 1
+done
+touch "$W/stop"
+wait "${pids[@]}" $hpid $rpid $mpid
+elapsed=$(( $(date +%s) - start ))
+for c in $(possible_cpus); do cpu_online "$c" || set_cpu_online "$c" 1; done
+
+# Final placement of the busy tasks: on the CPU their mask allows.
+misplaced=0
+for t in "${tasks[@]}"; do
+	a=$(cpus_allowed "$t")
+	if [[ $a =~ ^[0-9]+$ ]] && ! WAIT_S=3 wait_for bash -c "[ \"\$(cut -d' ' -f39 /proc/$t/stat)\" = $a ]"; then
+		echo "pid $t allowed $a, on $(stat_field "$t" 39)" >> "$W/errors"
+		misplaced=$((misplaced + 1))
+	fi
+done
+kill "${tasks[@]}" 2>/dev/null
+wait 2>/dev/null
+unload_module
+
+# What the writers saw.
+s_ok=0 s_enoent=0 n_ok=0 n_enoent=0 absent=0 other=0
+for f in "$W"/sync.* "$W"/nowait.*; do
+	[ -f "$f" ] || continue
+	read -r ok enoent ab ot < "$f"
+	case $f in
+	*sync.*) s_ok=$((s_ok + ok)) s_enoent=$((s_enoent + enoent)) ;;
+	*) n_ok=$((n_ok + ok)) n_enoent=$((n_enoent + enoent)) ;;
+	esac
+	absent=$((absent + ab)) other=$((other + ot))
+done
+read -r m_ok m_refused m_absent m_bad < "$W/migrations"
+cycles=$(cat "$W/hotplug" 2>/dev/null || echo 0)
+reloads=$(cat "$W/reloads" 2>/dev/null || echo 0)
+
+# What the module counted, summed over its loads.
+q=0 r=0 e=0 mw=0 mr=0 loads=0
+while read -r line; do
+	[[ $line =~ unloaded:\ ([0-9]+)\ works\ queued,\ ([0-9]+)\ run,\ ([0-9]+)\ refused.*\ ([0-9]+)\ works,\ ([0-9]+)\ refused ]] || continue
+	q=$((q + BASH_REMATCH[1])) r=$((r + BASH_REMATCH[2])) e=$((e + BASH_REMATCH[3]))
+	mw=$((mw + BASH_REMATCH[4])) mr=$((mr + BASH_REMATCH[5]))
+	loads=$((loads + 1))
+done < <(log_since "$mark")
+
+ktap_print_msg "ran $elapsed s: $loads module loads ($reloads reloads), $cycles hotplug cycles"
+ktap_print_msg "writers: sync $s_ok ok / $s_enoent -ENOENT, nowait $n_ok ok / $n_enoent -ENOENT," \
+	"$absent while unloaded, $other other errors"
+ktap_print_msg "migrations: $m_ok ok, $m_refused refused (offline CPU), $m_absent while unloaded," \
+	"$m_bad wrong; $misplaced tasks misplaced at the end"
+ktap_print_msg "module: $q works queued, $r run, $e refused (-ENOENT); migration works $mw, refused $mr"
+[ -f "$W/errors" ] && head -20 "$W/errors" | while read -r l; do ktap_print_msg "error: $l"; done
+
+ran() { [ "$q" -gt 0 ] && [ "$m_ok" -gt 0 ] && [ "$loads" -gt 1 ] && { [ ${#hp_cpus[@]} = 0 ] || [ "$cycles" -gt 0 ]; }; }
+ktap_check "the load ran: works, migrations, reloads and hotplug all happened" ran
+ktap_check "every queued work ran exactly once ($r of $q)" [ "$r" = "$q" ]
+agree() { [ "$q" = $((s_ok + n_ok + mw)) ] && [ "$e" = $((s_enoent + n_enoent + mr)) ]; }
+ktap_check "module and writers agree: queued = ok + migration works, -ENOENT = refused" agree
+ktap_check "no write failed with an unexpected error" [ "$other" = 0 ]
+ktap_check "every migration's outcome matches /proc" [ "$m_bad" = 0 -a "$misplaced" = 0 ]
+
+bad=$(log_since "$mark" | grep -E "$BAD_LOG")
+if [ -z "$bad" ]; then
+	ktap_test_pass "no warning, bug, lockdep, KASAN, hung task or soft lockup in the kernel log"
+else
+	echo "$bad" | head -20 | while read -r l; do ktap_print_msg "$l"; done
+	ktap_test_fail "no warning, bug, lockdep, KASAN, hung task or soft lockup in the kernel log"
+fi
+
+if [ -w /sys/kernel/debug/kmemleak ]; then
+	echo scan > /sys/kernel/debug/kmemleak
+	sleep 1
+	echo scan > /sys/kernel/debug/kmemleak
+	leaks=$(grep -c '^unreferenced object' /sys/kernel/debug/kmemleak)
+	ours=$(grep -c 'rmigration' /sys/kernel/debug/kmemleak)
+	ktap_print_msg "kmemleak: $leaks unreferenced objects, $ours lines naming rmigration"
+	[ "$ours" = 0 ] || grep -B2 -A12 rmigration /sys/kernel/debug/kmemleak | head -30 |
+		while read -r l; do ktap_print_msg "$l"; done
+	ktap_check "kmemleak finds nothing of rmigration after unload" [ "$ours" = 0 ]
+else
+	ktap_test_skip "kmemleak: not in this kernel (CONFIG_DEBUG_KMEMLEAK)"
+fi
+rm -rf "$W"
+ktap_finished
