@@ -13,6 +13,7 @@ RUSTC_VERSION=$(sed -n 's/^channel *= *"\(.*\)"/\1/p' "$TOP/rust-toolchain.toml"
 BINDGEN_VERSION=0.72.1
 LIBCLANG_VERSION=18.1.1
 VNG_VERSION=1.42
+MATPLOTLIB_VERSION=3.9.2
 HOST_PKGS=(flex bison libelf-dev libssl-dev bc cpio kmod python3-venv udev
 	   qemu-system-x86 make gcc xz-utils busybox-static)
 

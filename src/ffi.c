@@ -240,3 +240,13 @@ void rmigration_task_comm(struct task_struct *p, char *buf, size_t len)
 {
 	strscpy(buf, p->comm, len);
 }
+
+size_t rmigration_task_struct_size(void)
+{
+	return sizeof(struct task_struct);
+}
+
+size_t rmigration_thread_stack_size(void)
+{
+	return THREAD_SIZE;
+}

@@ -38,6 +38,10 @@ int rmigration_set_cpus_allowed(struct task_struct *p, unsigned int cpu);
 bool rmigration_cpu_active(unsigned int cpu);
 void rmigration_task_comm(struct task_struct *p, char *buf, size_t len);
 
+/* Sizes, for the stats file. */
+size_t rmigration_task_struct_size(void);
+size_t rmigration_thread_stack_size(void);
+
 /* The debugfs hooks: /sys/kernel/debug/rmigration/NAME, handled in Rust. */
 #define RMIGRATION_HOOK_INPUT_MAX 64
 

@@ -298,6 +298,15 @@ fn show_stats(m: &SeqFile) {
             None => seq_print!(m, "-\n"),
         }
     }
+    let (task, stack) = sched::thread_bytes();
+    seq_print!(
+        m,
+        "memory per CPU: stopper {} bytes, thread {} bytes (task_struct {} + stack {})\n",
+        stopper::STOPPER_SIZE,
+        task + stack,
+        task,
+        stack
+    );
     let st = &migrate::STATS;
     seq_print!(
         m,

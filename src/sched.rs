@@ -14,6 +14,17 @@ use kernel::{
     task::Task, //
 };
 
+/// The memory of a kthread: its `task_struct` and its kernel stack, in bytes.
+pub(crate) fn thread_bytes() -> (usize, usize) {
+    // SAFETY: Returns compile-time constants.
+    unsafe {
+        (
+            ffi_bindings::rmigration_task_struct_size(),
+            ffi_bindings::rmigration_thread_stack_size(),
+        )
+    }
+}
+
 /// Monotonic time in ns (`ktime_get()`).
 pub(crate) fn now_ns() -> u64 {
     // SAFETY: `ktime_get()` may be called from any context.

@@ -267,6 +267,9 @@ impl Stopper {
     }
 }
 
+/// The memory of one stopper: one allocation per possible CPU.
+pub(crate) const STOPPER_SIZE: usize = core::mem::size_of::<Stopper>();
+
 /// The stoppers of all possible CPUs.
 pub(crate) struct Stoppers {
     cpus: KVec<Pin<KBox<Stopper>>>,

@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# make bench: the benchmarks, in VMs of 2, 4 and 8 vCPUs (BENCH_VCPUS):
+# rmigration against IPIs, work_on_cpu() and stop_machine() in the kernel
+# (BENCH_ITERS round trips per case), and the migrate hook against
+# sched_setaffinity(2) (BENCH_MOVES moves). Writes out/bench/: the raw
+# output, results.csv, table.md and bench.png; prints the table.
+set -euo pipefail
+. "$(dirname "$0")/env.sh"
+
+out=$TOP/out/bench
+mkdir -p "$out"
+kdir=$("$TOP/scripts/kernel.sh")
+"$TOP/scripts/build.sh"
+"$VENV/bin/python3" -c 'import matplotlib' 2>/dev/null || {
+	log "installing matplotlib $MATPLOTLIB_VERSION in the virtme-ng venv"
+	"$VENV/bin/pip" install -q "matplotlib==$MATPLOTLIB_VERSION"
+}
+rm -f "$out"/raw-*.txt
+for n in ${BENCH_VCPUS:-2 4 8}; do
+	log "benchmark on $n vCPUs"
+	"$TOP/scripts/vm.sh" "$kdir" "$n" 1800 \
+		"tests/bench/bench-guest.sh ${BENCH_ITERS:-2000} ${BENCH_MOVES:-1000} $TOP/tests/bench/migrate_bench" |
+		tr -d '\r' > "$out/raw-${n}vcpus.txt"
+	grep -q '^bench end' "$out/raw-${n}vcpus.txt" || die "the $n-vCPU run did not finish: $out/raw-${n}vcpus.txt"
+done
+"$VENV/bin/python3" "$TOP/scripts/bench_report.py" "$out"
