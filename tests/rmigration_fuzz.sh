@@ -51,21 +51,39 @@ ktap_check "corpus of malformed input: every write ends" [ "$hung" = 0 ]
 
 # Random input until the time is up: bytes, and strings of digits and
 # blanks that reach the parser's valid paths (bounded by the hooks' limits).
-hung=0 total=0 oks=0
-end=$(( $(date +%s) + FUZZ_SECONDS ))
-while [ "$(date +%s)" -lt "$end" ]; do
-	f=${FILES[RANDOM % ${#FILES[@]}]}
-	if [ $((RANDOM % 2)) = 0 ]; then
-		in=$(head -c $((RANDOM % 70)) /dev/urandom | od -An -tx1 | tr -s ' \n' ' ' | sed 's/ \([0-9a-f][0-9a-f]\)/\\x\1/g; s/ //g')
-	else
-		in=$(tr -dc '0-9  \n-' < /dev/urandom | head -c $((1 + RANDOM % 16)))
-		# Keep nowait cheap: one work, no sleep, whatever the CPU.
-		[ "$f" = "$DEBUGFS/nowait" ] && [ $((RANDOM % 2)) = 0 ] && in="$in 1 0"
-	fi
-	fuzz_write "$f" "$in"
-done
-ktap_print_msg "random: $total writes in $FUZZ_SECONDS s, $oks accepted"
-ktap_check "random input for $FUZZ_SECONDS s: every write ends" [ "$hung" = 0 ]
+# Built and written with shell builtins only (forks are slow under
+# emulation); the whole phase runs under a watchdog: a write that does not
+# end makes it time out.
+random_phase() {
+	local end=$((SECONDS + $1)) n=0 ok=0 f in b len i digits='0123456789  -'
+	while [ $SECONDS -lt $end ]; do
+		f=${FILES[RANDOM % ${#FILES[@]}]}
+		in= len=$((RANDOM % 70))
+		if [ $((RANDOM % 2)) = 0 ]; then
+			for ((i = 0; i < len; i++)); do
+				printf -v b '\\x%02x' $((RANDOM % 256))
+				in+=$b
+			done
+		else
+			for ((i = 0; i <= len % 16; i++)); do
+				in+=${digits:RANDOM % ${#digits}:1}
+			done
+			# Keep nowait cheap: one work, no sleep, whatever the CPU.
+			[ "$f" = "$DEBUGFS/nowait" ] && [ $((RANDOM % 2)) = 0 ] && in+=" 1 0"
+		fi
+		{ printf '%b' "$in" > "$f"; } 2>/dev/null && ok=$((ok + 1))
+		n=$((n + 1))
+	done
+	echo "$n $ok"
+}
+export -f random_phase
+export DEBUGFS
+res=$(FILES_LIST="${FILES[*]}" timeout $((FUZZ_SECONDS + 120)) \
+	bash -c 'FILES=($FILES_LIST); random_phase '"$FUZZ_SECONDS")
+rc=$?
+read -r total oks <<<"$res"
+ktap_print_msg "random: ${total:-0} writes in $FUZZ_SECONDS s, ${oks:-0} accepted"
+ktap_check "random input for $FUZZ_SECONDS s: every write ends" [ "$rc" = 0 ]
 echo 0 > /sys/module/rmigration/parameters/trace
 
 healthy() { expect_write "$DEBUGFS/stop_one_cpu" 0 ok && unload_module && load_module && unload_module; }
