@@ -21,7 +21,7 @@ rm -f "$out"/raw-*.txt
 for n in ${BENCH_VCPUS:-2 4 8}; do
 	log "benchmark on $n vCPUs"
 	"$TOP/scripts/vm.sh" "$kdir" "$n" 1800 \
-		"tests/bench/bench-guest.sh ${BENCH_ITERS:-2000} ${BENCH_MOVES:-1000} $TOP/tests/bench/migrate_bench" |
+		"tests/bench/bench-guest.sh ${BENCH_ITERS:-1000} ${BENCH_MOVES:-1000} $TOP/tests/bench/migrate_bench" |
 		tr -d '\r' > "$out/raw-${n}vcpus.txt"
 	grep -q '^bench end' "$out/raw-${n}vcpus.txt" || die "the $n-vCPU run did not finish: $out/raw-${n}vcpus.txt"
 done

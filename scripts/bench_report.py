@@ -85,7 +85,7 @@ def main():
         for mech in MECHS:
             v = s.get((mech, "remote", "busy task"))
             if v:
-                lines.append(f"| {mech} (move a busy task) | CPU 1 <-> 2 | {us(pct(v, 50))} | "
+                lines.append(f"| {mech} (move a busy task) | CPU 1 <-> 2 (1 <-> 0 on 2 vCPUs) | {us(pct(v, 50))} | "
                              f"{us(pct(v, 90))} | {us(pct(v, 99))} | {us(max(v))} | {len(v)} |")
         lines.append("")
 
@@ -120,7 +120,7 @@ def main():
 
     panels = [("remote", "idle", KERNEL_CASES, "remote CPU idle"),
               ("remote", "busy", KERNEL_CASES, "remote CPU running a CPU-bound task"),
-              ("remote", "busy task", MECHS, "moving a busy task between CPUs 1 and 2")]
+              ("remote", "busy task", MECHS, "moving a busy task between two CPUs")]
     fig, axes = plt.subplots(len(runs), 3, figsize=(15, 3.6 * len(runs)), squeeze=False)
     for row, (facts, s) in enumerate(runs):
         for col, (target, label, cases, title) in enumerate(panels):

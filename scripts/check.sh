@@ -59,7 +59,7 @@ vm() {
 	fi
 }
 
-MAIN_TESTS="rmigration_threads.sh rmigration_stopper.sh rmigration_migrate.sh rmigration_fuzz.sh"
+MAIN_TESTS="rmigration_threads.sh rmigration_stopper.sh rmigration_migrate.sh rmigration_fuzz.sh rmigration_bench_smoke.sh"
 DEBUG_TESTS="rmigration_torture.sh rmigration_fuzz.sh rmigration_stopper.sh"
 
 vm "$out/check-main.log" 4 "KDIR=$kdir tests/runner.sh ${*:-$MAIN_TESTS}"
