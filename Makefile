@@ -5,6 +5,7 @@
 #   make run      the demo: set-up, kernel, module, a VM that shows it working
 #   make check    every test, in VMs; ends with "N passed, N failed"
 #   make torture  the long torture run on the debug kernel, with its figures
+#   make bench    benchmarks on 2, 4 and 8 vCPUs: out/bench/, see BENCHMARKS.md
 #   make module   only build rmigration.ko (KDIR=... for your own kernel tree)
 #
 # The kernel build system reads Kbuild, not this file, for the module itself.
@@ -12,7 +13,7 @@
 SHELL := /bin/bash
 export KDIR
 
-.PHONY: all module setup kernel run check torture clippy fmt clean
+.PHONY: all module setup kernel run check torture bench clippy fmt clean
 
 all: module
 
@@ -36,6 +37,9 @@ check: setup
 
 torture: setup
 	@scripts/torture.sh
+
+bench: setup
+	@scripts/bench.sh
 
 fmt:
 	rustfmt --edition 2021 --config-path $(or $(wildcard $(KDIR)/source/.rustfmt.toml),.rustfmt.toml) src/*.rs src/*/*.rs

@@ -27,9 +27,15 @@ bad_log_count() {
 	dmesg | grep -cE "$BAD_LOG"
 }
 
-# The kernel log lines after mark N (a line count taken with log_mark).
-log_mark() { dmesg | wc -l; }
-log_since() { dmesg | tail -n +"$(( $1 + 1 ))"; }
+# The kernel log lines after a mark: log_mark writes a unique line to the
+# log and prints its id, log_since ID prints what came after it. (Line
+# counts would break once the ring buffer is full and wraps.)
+log_mark() {
+	local id="rmigration-test-mark-$$-$RANDOM$RANDOM"
+	echo "$id" > /dev/kmsg
+	echo "$id"
+}
+log_since() { dmesg | sed -n "/$1\$/,\$p" | tail -n +2; }
 
 skip_unless_root() {
 	if [ "$(id -u)" != 0 ]; then
