@@ -230,7 +230,7 @@ impl Stopper {
         inner.running = Some(running);
         drop(inner);
 
-        trace::started(self.cpu, &running);
+        trace::started(&running);
         // SAFETY: The queuer vouched for `func(arg)` to be callable here.
         let ret = func.map_or(0, |f| unsafe { f(arg) });
         let ns = sched::now_ns().saturating_sub(queued_ns);

@@ -106,8 +106,8 @@ impl fmt::Display for Work<'_> {
     }
 }
 
-/// A work starts on the thread of `cpu`.
-pub(crate) fn started(cpu: CpuId, work: &Running) {
+/// A work starts running; the line shows the CPU it really runs on.
+pub(crate) fn started(work: &Running) {
     if enabled() {
         pr_info!(
             "work {} running on CPU {} in {}\n",
@@ -115,7 +115,6 @@ pub(crate) fn started(cpu: CpuId, work: &Running) {
             CpuId::current().as_u32(),
             Comm(&sched::current_comm())
         );
-        let _ = cpu;
     }
 }
 

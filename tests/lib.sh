@@ -23,8 +23,17 @@ source "$KTAP_HELPERS"
 # Lines of the kernel log that mean something went wrong in the kernel.
 BAD_LOG='WARNING:|BUG:|Oops|general protection|possible circular|inconsistent lock|lockdep|blocked for more than|soft lockup|hard LOCKUP|KASAN|kmemleak|rcu_sched self-detected|Kernel panic'
 
-bad_log_count() {
-	dmesg | grep -cE "$BAD_LOG"
+# ktap_check_log MARK: a test that the kernel log since MARK holds none of
+# BAD_LOG; prints the first offending lines.
+ktap_check_log() {
+	local bad desc="no warning, bug, lockdep, KASAN, hung task or soft lockup in the kernel log"
+	bad=$(log_since "$1" | grep -E "$BAD_LOG")
+	if [ -z "$bad" ]; then
+		ktap_test_pass "$desc"
+	else
+		echo "$bad" | head -20 | while read -r l; do ktap_print_msg "$l"; done
+		ktap_test_fail "$desc"
+	fi
 }
 
 # The kernel log lines after a mark: log_mark writes a unique line to the

@@ -90,11 +90,5 @@ healthy() { expect_write "$DEBUGFS/stop_one_cpu" 0 ok && unload_module && load_m
 ktap_check "afterwards the module still works, unloads and reloads" healthy
 ktap_check "no file is left behind" [ ! -e "$DEBUGFS" ]
 
-bad=$(log_since "$mark" | grep -E "$BAD_LOG")
-if [ -z "$bad" ]; then
-	ktap_test_pass "no warning, bug, lockdep, KASAN, hung task or soft lockup in the kernel log"
-else
-	echo "$bad" | head -20 | while read -r l; do ktap_print_msg "$l"; done
-	ktap_test_fail "no warning, bug, lockdep, KASAN, hung task or soft lockup in the kernel log"
-fi
+ktap_check_log "$mark"
 ktap_finished

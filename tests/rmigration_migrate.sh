@@ -204,11 +204,5 @@ pids=()
 gone_after_unload() { rmmod rmigration && [ ! -e "$M" ]; }
 ktap_check "the migrate file is gone after rmmod" gone_after_unload
 
-bad_lines=$(log_since "$mark" | grep -E "$BAD_LOG")
-if [ -z "$bad_lines" ]; then
-	ktap_test_pass "no warning, bug, lockdep or hung task in the kernel log"
-else
-	echo "$bad_lines" | head -20 | while read -r l; do ktap_print_msg "$l"; done
-	ktap_test_fail "no warning, bug, lockdep or hung task in the kernel log"
-fi
+ktap_check_log "$mark"
 ktap_finished
