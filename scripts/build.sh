@@ -48,7 +48,9 @@ if [ "$flavour" = clean ]; then
 fi
 
 "${mk[@]}" M="$TOP" modules
-gcc -O2 -Wall -o "$TOP/tests/bench/migrate_bench" "$TOP/tests/bench/migrate_bench.c"
+for p in bench/migrate_bench torture/torture_load; do
+	gcc -O2 -Wall -o "$TOP/tests/$p" "$TOP/tests/$p.c"
+done
 for d in "$TOP"/tests/modules/*/; do
 	[ -f "$d/Kbuild" ] || continue
 	"${mk[@]}" M="${d%/}" KBUILD_EXTRA_SYMBOLS="$TOP/Module.symvers" modules

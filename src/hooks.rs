@@ -11,8 +11,8 @@
 //!
 //! A write returns its byte count on success and a negative errno otherwise:
 //! `EINVAL` for malformed input or a CPU out of range, `ENOENT` for an
-//! offline CPU (`stop_one_cpu`, `nowait`); see [`migrate::migrate`] for
-//! `migrate`. The files are C `file_operations` (`src/ffi.c`) whose owner
+//! offline CPU (`stop_one_cpu`, `nowait`), `EAGAIN` when `nowait` has too
+//! many works pending; see [`migrate::migrate`] for `migrate`. The files are C `file_operations` (`src/ffi.c`) whose owner
 //! is this module: an open file keeps the module loaded, and removal waits
 //! for the calls in progress.
 
@@ -40,7 +40,10 @@ use kernel::{
     seq_file::SeqFile,
     seq_print,
     sync::{
-        atomic::Relaxed,
+        atomic::{
+            Atomic,
+            Relaxed, //
+        },
         SpinLock, //
     },
     time::{
@@ -92,9 +95,11 @@ struct Record {
     ns: u64,
 }
 
-/// Limits of the `nowait` hook: works per write, sleep per work, and the
-/// total sleep of one write, so that no write can block a CPU for long.
-const NOWAIT_MAX_COUNT: u32 = 10_000;
+/// Limits of the `nowait` hook: works and total sleep pending at any time,
+/// over all CPUs, and sleep per work; so that writers cannot keep the
+/// stoppers busy for long (a CPU going offline runs its pending works
+/// first).
+const NOWAIT_MAX_COUNT: u32 = 1_000;
 const NOWAIT_MAX_DELAY_US: u32 = 100_000;
 const NOWAIT_MAX_TOTAL_US: u64 = 1_000_000;
 
@@ -206,6 +211,39 @@ impl Hooks {
     }
 }
 
+/// The works of the `nowait` hook queued and not yet run, and their sleep.
+struct Backlog {
+    works: Atomic<u64>,
+    sleep_us: Atomic<u64>,
+}
+
+static BACKLOG: Backlog = Backlog {
+    works: Atomic::new(0),
+    sleep_us: Atomic::new(0),
+};
+
+impl Backlog {
+    /// Reserves room for `count` works sleeping `delay_us` each: `EAGAIN`
+    /// if they do not fit under the limits with what is pending now.
+    fn reserve(&self, count: u32, delay_us: u32) -> Result {
+        let (works, sleep_us) = (u64::from(count), u64::from(count) * u64::from(delay_us));
+        let pending = self.works.fetch_add(works, Relaxed) + works;
+        let pending_us = self.sleep_us.fetch_add(sleep_us, Relaxed) + sleep_us;
+        if pending > u64::from(NOWAIT_MAX_COUNT) || pending_us > NOWAIT_MAX_TOTAL_US {
+            self.release(count, delay_us);
+            return Err(EAGAIN);
+        }
+        Ok(())
+    }
+
+    /// Gives back what [`Backlog::reserve`] took for `count` works.
+    fn release(&self, count: u32, delay_us: u32) {
+        self.works.fetch_sub(u64::from(count), Relaxed);
+        self.sleep_us
+            .fetch_sub(u64::from(count) * u64::from(delay_us), Relaxed);
+    }
+}
+
 /// A work of the `nowait` hook: owned by the stopper once queued, freed by
 /// its function.
 struct NowaitWork {
@@ -213,7 +251,7 @@ struct NowaitWork {
     delay_us: u32,
 }
 
-/// Runs a [`NowaitWork`] and frees it.
+/// Runs a [`NowaitWork`], frees it and gives back its room in the backlog.
 ///
 /// # Safety
 ///
@@ -225,11 +263,16 @@ unsafe extern "C" fn nowait_fn(arg: *mut c_void) -> c_int {
     if w.delay_us > 0 {
         fsleep(Delta::from_micros(i64::from(w.delay_us)));
     }
+    BACKLOG.release(1, w.delay_us);
     0
 }
 
 /// `CPU COUNT DELAY_US`: queues `COUNT` works on `CPU` with
 /// [`stopper::stop_one_cpu_nowait`], each sleeping `DELAY_US`.
+///
+/// `EINVAL` if the write alone is over the limits, `EAGAIN` if it does not
+/// fit with the works pending now; `ENOENT` if the CPU is (or goes) offline,
+/// in which case the works queued before stay queued.
 fn nowait(input: &[u8]) -> Result {
     let [cpu, count, delay_us] = parse::fields::<3>(input)?;
     let cpu = CpuId::from_u32(cpu).ok_or(EINVAL)?;
@@ -239,32 +282,44 @@ fn nowait(input: &[u8]) -> Result {
     {
         return Err(EINVAL);
     }
-    for _ in 0..count {
-        let w = KBox::new(
-            NowaitWork {
-                work: bindings::rmigration_work::default(),
-                delay_us,
-            },
-            GFP_KERNEL,
-        )?;
-        let w = KBox::into_raw(w);
-        // SAFETY: `w` is a valid allocation that only `nowait_fn` frees, which
-        // the stopper runs after its last read of the work.
-        let queued = unsafe {
-            stopper::stop_one_cpu_nowait(
-                cpu,
-                nowait_fn,
-                w.cast(),
-                &raw mut (*w).work,
-                0,
-                Some(c"nowait hook"),
-            )
-        };
-        if !queued {
-            // SAFETY: Not queued: the box is still ours.
-            drop(unsafe { KBox::from_raw(w) });
-            return Err(ENOENT);
+    BACKLOG.reserve(count, delay_us)?;
+    for queued in 0..count {
+        let ret = nowait_one(cpu, delay_us);
+        if ret.is_err() {
+            BACKLOG.release(count - queued, delay_us);
+            return ret;
         }
+    }
+    Ok(())
+}
+
+/// Queues one work of the `nowait` hook, whose room in the backlog is
+/// reserved.
+fn nowait_one(cpu: CpuId, delay_us: u32) -> Result {
+    let w = KBox::new(
+        NowaitWork {
+            work: bindings::rmigration_work::default(),
+            delay_us,
+        },
+        GFP_KERNEL,
+    )?;
+    let w = KBox::into_raw(w);
+    // SAFETY: `w` is a valid allocation that only `nowait_fn` frees, which
+    // the stopper runs after its last read of the work.
+    let queued = unsafe {
+        stopper::stop_one_cpu_nowait(
+            cpu,
+            nowait_fn,
+            w.cast(),
+            &raw mut (*w).work,
+            0,
+            Some(c"nowait hook"),
+        )
+    };
+    if !queued {
+        // SAFETY: Not queued: the box is still ours.
+        drop(unsafe { KBox::from_raw(w) });
+        return Err(ENOENT);
     }
     Ok(())
 }

@@ -12,7 +12,7 @@ CLIENT=${RMIGRATION_CLIENT_KO:-$TOP/tests/modules/rmigration_client/rmigration_c
 ktap_print_header
 skip_unless_root
 skip_unless_module
-ktap_set_plan 16
+ktap_set_plan 17
 
 unload_module 2>/dev/null
 mark=$(log_mark)
@@ -113,12 +113,24 @@ nowait_runs() {
 }
 nowait_refused() {
 	expect_write "$DEBUGFS/nowait" "1 20" "Invalid argument" &&
-	expect_write "$DEBUGFS/nowait" "1 100000 0" "Invalid argument" &&
+	expect_write "$DEBUGFS/nowait" "1 1001 0" "Invalid argument" &&
 	expect_write "$DEBUGFS/nowait" "1 1 200000" "Invalid argument" &&
 	expect_write "$DEBUGFS/nowait" "1 11 100000" "Invalid argument"
 }
+# At most 1 s of sleep pending: a second second waits until the first has
+# run (10 works of 100 ms: the backlog stays over 1 s until the last ends).
+nowait_backlog() {
+	local before
+	before=$(stats_sum 4)
+	expect_write "$DEBUGFS/nowait" "1 10 100000" ok &&
+	expect_write "$DEBUGFS/nowait" "0 10 100000" "Resource temporarily unavailable" &&
+	WAIT_S=20 wait_for runs_reach $((before + 10)) &&
+	expect_write "$DEBUGFS/nowait" "0 10 100000" ok &&
+	WAIT_S=20 wait_for runs_reach $((before + 20))
+}
 ktap_check "nowait works all run" nowait_runs
 ktap_check "nowait: malformed or over the limits refused with EINVAL" nowait_refused
+ktap_check "nowait: over 1 s of sleep pending refused with EAGAIN, accepted once run" nowait_backlog
 
 # Traces: none by default, the whole story once switched on at run time.
 traces() {

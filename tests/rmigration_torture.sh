@@ -1,10 +1,11 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
 #
-# Torture: works queued (sync and nowait) to random CPUs from several
-# shells, random CPUs going offline and online, busy and sleeping tasks
+# Torture: works queued (sync and nowait) to random CPUs by several
+# writers, random CPUs going offline and online, busy and sleeping tasks
 # migrated between random CPUs, and the module unloaded and reloaded, all at
-# once, for a bounded time or until the targets are reached.
+# once, for a bounded time or until the targets are reached. The load runs
+# in tests/torture/torture_load (no fork per operation), the reloads here.
 #
 # Every queued work must be accounted for exactly once: the module's own
 # counters (logged at each unload, after the threads have run what was
@@ -27,6 +28,11 @@ RELOAD_S=${TORTURE_RELOAD_S:-3}
 ktap_print_header
 skip_unless_root
 skip_unless_module
+LOAD=$TESTS_DIR/torture/torture_load
+if [ ! -x "$LOAD" ]; then
+	ktap_skip_all "$LOAD not built (make module)"
+	exit "$KSFT_SKIP"
+fi
 ktap_set_plan 7
 
 W=$(mktemp -d /tmp/rmigration-torture.XXXXXX)
@@ -44,86 +50,26 @@ load_module || { ktap_exit_fail_msg "module does not load"; }
 
 stop() { [ -e "$W/stop" ]; }
 
-# A writer: sync (stop_one_cpu) or nowait works to random CPUs. Counts what
-# it saw in its own files: ok, enoent, absent (module unloaded), other.
-writer() {
-	local kind=$1 id=$2 ok=0 enoent=0 absent=0 other=0 r file text
-	while ! stop; do
-		if [ "$kind" = sync ]; then
-			file=$DEBUGFS/stop_one_cpu text=$((RANDOM % ncpus))
-		else
-			file=$DEBUGFS/nowait text="$((RANDOM % ncpus)) 1 $((RANDOM % 200))"
-		fi
-		r=$(write_result "$file" "$text")
-		case $r in
-		ok) ok=$((ok + 1)) ;;
-		"No such file or directory") enoent=$((enoent + 1)) ;;
-		open:*) absent=$((absent + 1)); sleep 0.05 ;;
-		*) other=$((other + 1)); echo "$kind: $text: $r" >> "$W/errors" ;;
-		esac
-	done
-	echo "$ok $enoent $absent $other" > "$W/$kind.$id"
-}
-
-# Hotplug: a random hotpluggable CPU goes offline and comes back; the last
-# online CPU never goes.
-hotplug() {
-	local n=0 c
-	[ ${#hp_cpus[@]} -gt 0 ] || return 0
-	while ! stop && [ $n -lt "$HOTPLUG_MAX" ]; do
-		c=${hp_cpus[RANDOM % ${#hp_cpus[@]}]}
-		[ "$(online_cpus | wc -l)" -gt 1 ] || continue
-		set_cpu_online "$c" 0 2>/dev/null || continue
-		sleep 0.$((RANDOM % 3))
-		set_cpu_online "$c" 1 || echo "CPU $c did not come back" >> "$W/errors"
-		n=$((n + 1))
-		echo $n > "$W/hotplug"
-	done
-}
-
-# Reloads: rmmod fails while a hook file is open, so it is retried.
+# Reloads. rmmod fails while a hook file is open, so the load holds off
+# (DIR/pause) until the module is gone; it then meets absent hook files
+# until insmod.
 reloader() {
 	local n=0 i
 	while ! stop && [ $n -lt "$RELOADS_MAX" ]; do
 		sleep "$RELOAD_S"
-		for i in $(seq 200); do
+		touch "$W/pause"
+		for i in $(seq 100); do
 			rmmod rmigration 2>/dev/null && break
 			stop && break
-			sleep 0.02
+			sleep 0.05
 		done
+		rm -f "$W/pause"
 		module_loaded && continue
+		sleep 0.2
 		insmod "$MODULE" || { echo "insmod failed" >> "$W/errors"; break; }
 		n=$((n + 1))
 		echo $n > "$W/reloads"
 	done
-}
-
-# Migrations of busy and sleeping tasks to random CPUs, checked in /proc.
-migrator() {
-	local n=0 bad=0 refused=0 absent=0 t d r ts=("$@")
-	while ! stop && [ $n -lt "$MIGRATIONS_MAX" ]; do
-		t=${ts[RANDOM % ${#ts[@]}]}
-		d=$((RANDOM % ncpus))
-		r=$(write_result "$DEBUGFS/migrate" "$t $d")
-		case $r in
-		ok)
-			n=$((n + 1))
-			# The new mask holds unless d went offline since (the
-			# kernel then widens it).
-			if [ "$(cpus_allowed "$t")" != "$d" ] && cpu_online "$d"; then
-				sleep 0.05
-				if [ "$(cpus_allowed "$t")" != "$d" ] && cpu_online "$d"; then
-					echo "pid $t to $d: allowed $(cpus_allowed "$t")" >> "$W/errors"
-					bad=$((bad + 1))
-				fi
-			fi
-			;;
-		"Invalid argument" | "No such file or directory") refused=$((refused + 1)) ;;
-		open:*) absent=$((absent + 1)); sleep 0.05 ;;
-		*) bad=$((bad + 1)); echo "migrate $t $d: $r" >> "$W/errors" ;;
-		esac
-	done
-	echo "$n $refused $absent $bad" > "$W/migrations"
 }
 
 # Two busy and two sleeping tasks to migrate (more busy loops would starve
@@ -137,15 +83,19 @@ for c in $(online_cpus | head -2); do
 done
 sleep 0.5
 
+# The load: writers of sync and nowait works, the hotplug and the
+# migrations (tests/torture/torture_load.c), and the reloads.
 start=$(date +%s)
 pids=()
 for i in $(seq "$WORKERS"); do
-	if [ $((i % 2)) = 1 ]; then writer sync "$i" & else writer nowait "$i" & fi
+	kind=sync
+	[ $((i % 2)) = 1 ] || kind=nowait
+	"$LOAD" queue "$W" $kind "$ncpus" > "$W/$kind.$i" &
 	pids+=($!)
 done
-hotplug & hpid=$!
+"$LOAD" hotplug "$W" "$HOTPLUG_MAX" "${hp_cpus[@]}" > "$W/hotplug.out" & hpid=$!
 reloader & rpid=$!
-migrator "${tasks[@]}" & mpid=$!
+"$LOAD" migrate "$W" "$ncpus" "$MIGRATIONS_MAX" "${tasks[@]}" > "$W/migrate.out" & mpid=$!
 
 # Run until the time is up or the hotplug, reload and migration targets are
 # all reached.
@@ -172,18 +122,19 @@ wait 2>/dev/null
 unload_module
 
 # What the writers saw.
-s_ok=0 s_enoent=0 n_ok=0 n_enoent=0 absent=0 other=0
+s_ok=0 s_enoent=0 n_ok=0 n_enoent=0 n_full=0 absent=0 other=0
 for f in "$W"/sync.* "$W"/nowait.*; do
 	[ -f "$f" ] || continue
-	read -r ok enoent ab ot < "$f"
+	read -r ok enoent full ab ot < "$f"
 	case $f in
 	*sync.*) s_ok=$((s_ok + ok)) s_enoent=$((s_enoent + enoent)) ;;
-	*) n_ok=$((n_ok + ok)) n_enoent=$((n_enoent + enoent)) ;;
+	*) n_ok=$((n_ok + ok)) n_enoent=$((n_enoent + enoent)) n_full=$((n_full + full)) ;;
 	esac
 	absent=$((absent + ab)) other=$((other + ot))
 done
-read -r m_ok m_refused m_absent m_bad < "$W/migrations"
-cycles=$(cat "$W/hotplug" 2>/dev/null || echo 0)
+read -r m_ok m_refused m_absent m_bad < "$W/migrate.out"
+read -r cycles busy < "$W/hotplug.out"	# empty without hotpluggable CPUs
+: "${m_ok:=0}" "${m_refused:=0}" "${m_absent:=0}" "${m_bad:=1}" "${cycles:=0}" "${busy:=0}"
 reloads=$(cat "$W/reloads" 2>/dev/null || echo 0)
 
 # What the module counted, summed over its loads.
@@ -195,8 +146,10 @@ while read -r line; do
 	loads=$((loads + 1))
 done < <(log_since "$mark")
 
-ktap_print_msg "ran $elapsed s: $loads module loads ($reloads reloads), $cycles hotplug cycles"
-ktap_print_msg "writers: sync $s_ok ok / $s_enoent -ENOENT, nowait $n_ok ok / $n_enoent -ENOENT," \
+ktap_print_msg "ran $elapsed s: $loads module loads ($reloads reloads), $cycles hotplug cycles" \
+	"($busy offline attempts refused)"
+ktap_print_msg "writers: sync $s_ok ok / $s_enoent -ENOENT, nowait $n_ok ok / $n_enoent -ENOENT" \
+	"/ $n_full -EAGAIN (backlog full)," \
 	"$absent while unloaded, $other other errors"
 ktap_print_msg "migrations: $m_ok ok, $m_refused refused (offline CPU), $m_absent while unloaded," \
 	"$m_bad wrong; $misplaced tasks misplaced at the end"

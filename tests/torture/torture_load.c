@@ -1,0 +1,367 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * torture_load: the load of rmigration_torture.sh, without a fork per
+ * operation (a fork and exec costs milliseconds under emulation). Each mode
+ * runs until the file DIR/stop exists or its count is reached, holds off
+ * while DIR/pause exists (so that rmmod finds no hook file open), appends
+ * what went wrong to DIR/errors and prints its figures on one line:
+ *
+ *   torture_load queue DIR sync|nowait NCPUS
+ *	works queued to random CPUs, one per write;
+ *	prints "ok enoent full absent other" (full: EAGAIN, too many pending)
+ *   torture_load migrate DIR NCPUS MAX PID...
+ *	random tasks moved to random CPUs, each outcome checked in /proc;
+ *	prints "ok refused absent wrong"
+ *   torture_load hotplug DIR MAX CPU...
+ *	random CPUs taken offline and brought back, never the last online one;
+ *	prints "cycles busy"
+ *
+ * "absent": the hook file could not be opened (the module is unloaded).
+ * migrate and hotplug also keep their figures so far in DIR/MODE.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#define HOOKS "/sys/kernel/debug/rmigration"
+#define CPU_DIR "/sys/devices/system/cpu"
+
+/* Result of a write that could not open its file. */
+#define ABSENT 1
+
+static const char *dir;
+
+static void msleep(unsigned int ms)
+{
+	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
+
+	nanosleep(&ts, NULL);
+}
+
+static int exists(const char *name)
+{
+	char path[4096];
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	return access(path, F_OK) == 0;
+}
+
+/* Whether to stop; waits while DIR/pause exists. */
+static int stopped(void)
+{
+	while (exists("pause") && !exists("stop"))
+		msleep(5);
+	return exists("stop");
+}
+
+static void error(const char *fmt, ...)
+{
+	char path[4096];
+	va_list ap;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/errors", dir);
+	f = fopen(path, "a");
+	if (!f)
+		return;
+	va_start(ap, fmt);
+	vfprintf(f, fmt, ap);
+	va_end(ap);
+	fputc('\n', f);
+	fclose(f);
+}
+
+/* Writes the figures so far to DIR/NAME, replacing what was there. */
+static void figures(const char *name, const char *fmt, ...)
+{
+	char path[4096], line[256];
+	va_list ap;
+	FILE *f;
+
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	f = fopen(path, "w");
+	if (f) {
+		fprintf(f, "%s\n", line);
+		fclose(f);
+	}
+}
+
+/* Writes TEXT to PATH in one write(2): 0, ABSENT or a negative errno. */
+static int write_file(const char *path, const char *text)
+{
+	ssize_t n;
+	int fd, ret = 0;
+
+	fd = open(path, O_WRONLY);
+	if (fd < 0)
+		return ABSENT;
+	n = write(fd, text, strlen(text));
+	if (n < 0)
+		ret = -errno;
+	else if ((size_t)n != strlen(text))
+		ret = -EIO;
+	close(fd);
+	return ret;
+}
+
+/* Reads the first line of PATH into BUF; -1 if it cannot. */
+static int read_file(const char *path, char *buf, size_t size)
+{
+	ssize_t n;
+	int fd;
+
+	fd = open(path, O_RDONLY);
+	if (fd < 0)
+		return -1;
+	n = read(fd, buf, size - 1);
+	close(fd);
+	if (n <= 0)
+		return -1;
+	buf[n] = '\0';
+	buf[strcspn(buf, "\n")] = '\0';
+	return 0;
+}
+
+static int cpu_online(int cpu)
+{
+	char path[128], v[8];
+
+	snprintf(path, sizeof(path), CPU_DIR "/cpu%d/online", cpu);
+	if (access(path, F_OK))
+		return 1;	/* not hotpluggable */
+	return read_file(path, v, sizeof(v)) == 0 && v[0] == '1';
+}
+
+static int set_cpu_online(int cpu, int online)
+{
+	char path[128];
+
+	snprintf(path, sizeof(path), CPU_DIR "/cpu%d/online", cpu);
+	return write_file(path, online ? "1" : "0");
+}
+
+static int queue(const char *kind, int ncpus)
+{
+	int sync = !strcmp(kind, "sync");
+	unsigned long ok = 0, enoent = 0, full = 0, absent = 0, other = 0;
+	char text[64];
+	int ret;
+
+	if (!sync && strcmp(kind, "nowait"))
+		return 2;
+	while (!stopped()) {
+		if (sync)
+			snprintf(text, sizeof(text), "%d", rand() % ncpus);
+		else
+			snprintf(text, sizeof(text), "%d 1 %d", rand() % ncpus, rand() % 200);
+		ret = write_file(sync ? HOOKS "/stop_one_cpu" : HOOKS "/nowait", text);
+		if (ret == 0) {
+			ok++;
+			/*
+			 * Nowait writers pause now and then: without it they
+			 * keep the backlog full and everything else waits
+			 * behind it.
+			 */
+			if (!sync)
+				msleep(rand() % 10);
+		} else if (ret == -ENOENT) {
+			enoent++;
+		} else if (ret == -EAGAIN && !sync) {
+			full++;
+			msleep(1);
+		} else if (ret == ABSENT) {
+			absent++;
+			msleep(20);
+		} else {
+			other++;
+			error("%s '%s': %s", kind, text, strerror(-ret));
+		}
+	}
+	printf("%lu %lu %lu %lu %lu\n", ok, enoent, full, absent, other);
+	return 0;
+}
+
+/* Field N (1-based, as in proc(5)) of /proc/PID/stat: 3 state, 39 cpu. */
+static int stat_field(int pid, int n, char *out, size_t size)
+{
+	char path[64], buf[1024], *p, *end;
+	int field = 2;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+	if (read_file(path, buf, sizeof(buf)))
+		return -1;
+	p = strrchr(buf, ')');	/* the name before may hold anything */
+	for (; p && *p; p++) {
+		if (*p == ' ' && ++field == n) {
+			end = strchr(p + 1, ' ');
+			snprintf(out, size, "%.*s", end ? (int)(end - p - 1) : (int)strlen(p + 1), p + 1);
+			return 0;
+		}
+	}
+	return -1;
+}
+
+/* Cpus_allowed_list of PID, or "?" if it cannot be read. */
+static void allowed(int pid, char *out, size_t size)
+{
+	char path[64], buf[4096], *p, *end;
+	ssize_t n;
+	int fd;
+
+	snprintf(out, size, "?");
+	snprintf(path, sizeof(path), "/proc/%d/status", pid);
+	fd = open(path, O_RDONLY);
+	if (fd < 0)
+		return;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return;
+	buf[n] = '\0';
+	p = strstr(buf, "Cpus_allowed_list:");
+	if (!p)
+		return;
+	p += strlen("Cpus_allowed_list:");
+	p += strspn(p, " \t");
+	end = strchr(p, '\n');
+	snprintf(out, size, "%.*s", end ? (int)(end - p) : (int)strlen(p), p);
+}
+
+/*
+ * After PID was moved to CPU: its mask is {CPU}, and if it is runnable it
+ * is on CPU, unless CPU went offline meanwhile (the kernel then widens the
+ * mask). Allows up to a second for a runnable task to land. 0 if so.
+ */
+static int check_moved(int pid, int cpu)
+{
+	char want[16], mask[256], state[8], on[16];
+	int i;
+
+	snprintf(want, sizeof(want), "%d", cpu);
+	for (i = 0; i < 100; i++) {
+		if (!cpu_online(cpu))
+			return 0;
+		allowed(pid, mask, sizeof(mask));
+		if (strcmp(mask, want)) {
+			if (i >= 5) {
+				error("pid %d to %d: allowed %s", pid, cpu, mask);
+				return -1;
+			}
+		} else if (stat_field(pid, 3, state, sizeof(state)) ||
+			   stat_field(pid, 39, on, sizeof(on))) {
+			error("pid %d: /proc/%d/stat unreadable", pid, pid);
+			return -1;
+		} else if (state[0] != 'R' || !strcmp(on, want)) {
+			return 0;
+		} else if (i == 99) {
+			error("pid %d to %d: runnable on CPU %s", pid, cpu, on);
+			return -1;
+		}
+		msleep(10);
+	}
+	return -1;
+}
+
+static int migrate(int ncpus, unsigned long max, int *pids, int npids)
+{
+	unsigned long ok = 0, refused = 0, absent = 0, wrong = 0;
+	char text[64];
+	int pid, cpu, ret;
+
+	while (ok < max && !stopped()) {
+		pid = pids[rand() % npids];
+		cpu = rand() % ncpus;
+		snprintf(text, sizeof(text), "%d %d", pid, cpu);
+		ret = write_file(HOOKS "/migrate", text);
+		if (ret == 0) {
+			ok++;
+			if (check_moved(pid, cpu))
+				wrong++;
+		} else if (ret == -EINVAL || ret == -ENOENT) {
+			refused++;	/* CPU offline, or its thread parked */
+		} else if (ret == ABSENT) {
+			absent++;
+			msleep(20);
+		} else {
+			wrong++;
+			error("migrate %s: %s", text, strerror(-ret));
+		}
+		figures("migrate", "%lu %lu %lu %lu", ok, refused, absent, wrong);
+	}
+	printf("%lu %lu %lu %lu\n", ok, refused, absent, wrong);
+	return 0;
+}
+
+static int hotplug(unsigned long max, int *cpus, int ncpus)
+{
+	int i, online, cpu, possible = sysconf(_SC_NPROCESSORS_CONF);
+	unsigned long cycles = 0, busy = 0;
+
+	while (cycles < max && !stopped()) {
+		cpu = cpus[rand() % ncpus];
+		for (online = 0, i = 0; i < possible; i++)
+			online += cpu_online(i);
+		if (online < 2 || !cpu_online(cpu) || set_cpu_online(cpu, 0)) {
+			busy++;	/* e.g. EBUSY: try another */
+			msleep(10);
+			continue;
+		}
+		msleep(rand() % 200);
+		if (set_cpu_online(cpu, 1)) {
+			msleep(100);
+			if (set_cpu_online(cpu, 1)) {
+				error("CPU %d did not come back", cpu);
+				break;
+			}
+		}
+		cycles++;
+		figures("hotplug", "%lu %lu", cycles, busy);
+	}
+	printf("%lu %lu\n", cycles, busy);
+	return 0;
+}
+
+static int usage(void)
+{
+	fprintf(stderr, "usage: torture_load queue DIR sync|nowait NCPUS\n"
+			"       torture_load migrate DIR NCPUS MAX PID...\n"
+			"       torture_load hotplug DIR MAX CPU...\n");
+	return 2;
+}
+
+int main(int argc, char **argv)
+{
+	int list[4096], n, i, ncpus;
+
+	if (argc < 4)
+		return usage();
+	dir = argv[2];
+	srand(getpid() ^ time(NULL));
+	setvbuf(stdout, NULL, _IOLBF, 0);
+
+	if (!strcmp(argv[1], "queue") && argc == 5) {
+		ncpus = atoi(argv[4]);
+		return ncpus > 0 ? queue(argv[3], ncpus) : usage();
+	}
+	if (!strcmp(argv[1], "migrate") && argc >= 6) {
+		ncpus = atoi(argv[3]);
+		for (n = 0, i = 5; i < argc && n < 4096; i++)
+			list[n++] = atoi(argv[i]);
+		return ncpus > 0 ? migrate(ncpus, strtoul(argv[4], NULL, 10), list, n) : usage();
+	}
+	if (!strcmp(argv[1], "hotplug") && argc >= 4) {
+		for (n = 0, i = 4; i < argc && n < 4096; i++)
+			list[n++] = atoi(argv[i]);
+		return n ? hotplug(strtoul(argv[3], NULL, 10), list, n) : 0;
+	}
+	return usage();
+}
