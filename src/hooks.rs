@@ -12,9 +12,10 @@
 //! A write returns its byte count on success and a negative errno otherwise:
 //! `EINVAL` for malformed input or a CPU out of range, `ENOENT` for an
 //! offline CPU (`stop_one_cpu`, `nowait`), `EAGAIN` when `nowait` has too
-//! many works pending; see [`migrate::migrate`] for `migrate`. The files are C `file_operations` (`src/ffi.c`) whose owner
-//! is this module: an open file keeps the module loaded, and removal waits
-//! for the calls in progress.
+//! many works pending; see [`migrate::migrate`] for `migrate`. The files
+//! are C `file_operations` (`src/ffi.c`) whose owner is this module: an
+//! open file keeps the module loaded, and removal waits for the calls in
+//! progress.
 
 mod parse;
 
@@ -225,6 +226,9 @@ static BACKLOG: Backlog = Backlog {
 impl Backlog {
     /// Reserves room for `count` works sleeping `delay_us` each: `EAGAIN`
     /// if they do not fit under the limits with what is pending now.
+    ///
+    /// Conservative: two writers that would fit together may both see the
+    /// other's reservation before it is given back, and both fail.
     fn reserve(&self, count: u32, delay_us: u32) -> Result {
         let (works, sleep_us) = (u64::from(count), u64::from(count) * u64::from(delay_us));
         let pending = self.works.fetch_add(works, Relaxed) + works;

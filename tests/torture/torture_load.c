@@ -17,7 +17,9 @@
  *	prints "cycles busy"
  *
  * "absent": the hook file could not be opened (the module is unloaded).
- * migrate and hotplug also keep their figures so far in DIR/MODE.
+ * migrate and hotplug also keep their figures so far in DIR/MODE, and
+ * hotplug counts the changes of each CPU in DIR/gen.CPU, so that migrate
+ * knows when the kernel may have widened a task's mask.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -77,22 +79,24 @@ static void error(const char *fmt, ...)
 	fclose(f);
 }
 
-/* Writes the figures so far to DIR/NAME, replacing what was there. */
+/* Writes the figures so far to DIR/NAME, replacing what was there at once. */
 static void figures(const char *name, const char *fmt, ...)
 {
-	char path[4096], line[256];
+	char path[4096], tmp[4096 + 8];
 	va_list ap;
 	FILE *f;
 
-	va_start(ap, fmt);
-	vsnprintf(line, sizeof(line), fmt, ap);
-	va_end(ap);
 	snprintf(path, sizeof(path), "%s/%s", dir, name);
-	f = fopen(path, "w");
-	if (f) {
-		fprintf(f, "%s\n", line);
-		fclose(f);
-	}
+	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	f = fopen(tmp, "w");
+	if (!f)
+		return;
+	va_start(ap, fmt);
+	vfprintf(f, fmt, ap);
+	va_end(ap);
+	fputc('\n', f);
+	if (fclose(f) == 0)
+		rename(tmp, path);
 }
 
 /* Writes TEXT to PATH in one write(2): 0, ABSENT or a negative errno. */
@@ -113,8 +117,8 @@ static int write_file(const char *path, const char *text)
 	return ret;
 }
 
-/* Reads the first line of PATH into BUF; -1 if it cannot. */
-static int read_file(const char *path, char *buf, size_t size)
+/* Reads PATH (its first SIZE - 1 bytes) into BUF; -1 if it cannot. */
+static int read_all(const char *path, char *buf, size_t size)
 {
 	ssize_t n;
 	int fd;
@@ -127,6 +131,14 @@ static int read_file(const char *path, char *buf, size_t size)
 	if (n <= 0)
 		return -1;
 	buf[n] = '\0';
+	return 0;
+}
+
+/* Reads the first line of PATH into BUF; -1 if it cannot. */
+static int read_file(const char *path, char *buf, size_t size)
+{
+	if (read_all(path, buf, size))
+		return -1;
 	buf[strcspn(buf, "\n")] = '\0';
 	return 0;
 }
@@ -139,6 +151,28 @@ static int cpu_online(int cpu)
 	if (access(path, F_OK))
 		return 1;	/* not hotpluggable */
 	return read_file(path, v, sizeof(v)) == 0 && v[0] == '1';
+}
+
+/*
+ * Hotplug generation of CPU: hotplug bumps it in DIR/gen.CPU before taking
+ * the CPU offline and after bringing it back, so a reader that sees it
+ * unchanged knows the CPU stayed online in between.
+ */
+static unsigned long hotplug_gen(int cpu)
+{
+	char name[64], path[4096], v[32];
+
+	snprintf(name, sizeof(name), "gen.%d", cpu);
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	return read_file(path, v, sizeof(v)) ? 0 : strtoul(v, NULL, 10);
+}
+
+static void bump_hotplug_gen(int cpu)
+{
+	char name[64];
+
+	snprintf(name, sizeof(name), "gen.%d", cpu);
+	figures(name, "%lu", hotplug_gen(cpu) + 1);
 }
 
 static int set_cpu_online(int cpu, int online)
@@ -197,7 +231,7 @@ static int stat_field(int pid, int n, char *out, size_t size)
 	int field = 2;
 
 	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
-	if (read_file(path, buf, sizeof(buf)))
+	if (read_all(path, buf, sizeof(buf)))
 		return -1;
 	p = strrchr(buf, ')');	/* the name before may hold anything */
 	for (; p && *p; p++) {
@@ -238,28 +272,32 @@ static void allowed(int pid, char *out, size_t size)
 
 /*
  * After PID was moved to CPU: its mask is {CPU}, and if it is runnable it
- * is on CPU, unless CPU went offline meanwhile (the kernel then widens the
- * mask). Allows up to a second for a runnable task to land. 0 if so.
+ * is on CPU; unless CPU went offline since the hotplug generation was GEN
+ * (the kernel then widens the mask, and it stays wide). Allows 50 ms for
+ * the mask and a second for a runnable task to land. 0 if so.
  */
-static int check_moved(int pid, int cpu)
+static int check_moved(int pid, int cpu, unsigned long gen)
 {
 	char want[16], mask[256], state[8], on[16];
-	int i;
+	int i, stat_ok;
 
 	snprintf(want, sizeof(want), "%d", cpu);
 	for (i = 0; i < 100; i++) {
-		if (!cpu_online(cpu))
-			return 0;
+		/* What /proc says first, then whether hotplug may explain it. */
 		allowed(pid, mask, sizeof(mask));
+		stat_ok = !stat_field(pid, 3, state, sizeof(state)) &&
+			  !stat_field(pid, 39, on, sizeof(on));
+		if (hotplug_gen(cpu) != gen || !cpu_online(cpu))
+			return 0;
+		if (!stat_ok) {
+			error("pid %d: /proc/%d/stat unreadable", pid, pid);
+			return -1;
+		}
 		if (strcmp(mask, want)) {
 			if (i >= 5) {
 				error("pid %d to %d: allowed %s", pid, cpu, mask);
 				return -1;
 			}
-		} else if (stat_field(pid, 3, state, sizeof(state)) ||
-			   stat_field(pid, 39, on, sizeof(on))) {
-			error("pid %d: /proc/%d/stat unreadable", pid, pid);
-			return -1;
 		} else if (state[0] != 'R' || !strcmp(on, want)) {
 			return 0;
 		} else if (i == 99) {
@@ -274,6 +312,7 @@ static int check_moved(int pid, int cpu)
 static int migrate(int ncpus, unsigned long max, int *pids, int npids)
 {
 	unsigned long ok = 0, refused = 0, absent = 0, wrong = 0;
+	unsigned long gen;
 	char text[64];
 	int pid, cpu, ret;
 
@@ -281,10 +320,11 @@ static int migrate(int ncpus, unsigned long max, int *pids, int npids)
 		pid = pids[rand() % npids];
 		cpu = rand() % ncpus;
 		snprintf(text, sizeof(text), "%d %d", pid, cpu);
+		gen = hotplug_gen(cpu);
 		ret = write_file(HOOKS "/migrate", text);
 		if (ret == 0) {
 			ok++;
-			if (check_moved(pid, cpu))
+			if (check_moved(pid, cpu, gen))
 				wrong++;
 		} else if (ret == -EINVAL || ret == -ENOENT) {
 			refused++;	/* CPU offline, or its thread parked */
@@ -310,7 +350,12 @@ static int hotplug(unsigned long max, int *cpus, int ncpus)
 		cpu = cpus[rand() % ncpus];
 		for (online = 0, i = 0; i < possible; i++)
 			online += cpu_online(i);
-		if (online < 2 || !cpu_online(cpu) || set_cpu_online(cpu, 0)) {
+		if (online < 2 || !cpu_online(cpu)) {
+			msleep(10);
+			continue;
+		}
+		bump_hotplug_gen(cpu);
+		if (set_cpu_online(cpu, 0)) {
 			busy++;	/* e.g. EBUSY: try another */
 			msleep(10);
 			continue;
@@ -323,6 +368,7 @@ static int hotplug(unsigned long max, int *cpus, int ncpus)
 				break;
 			}
 		}
+		bump_hotplug_gen(cpu);
 		cycles++;
 		figures("hotplug", "%lu %lu", cycles, busy);
 	}
