@@ -46,12 +46,18 @@ static void msleep(unsigned int ms)
 	nanosleep(&ts, NULL);
 }
 
+/* DIR/NAME, in BUF. */
+static const char *in_dir(char *buf, size_t size, const char *name)
+{
+	snprintf(buf, size, "%s/%s", dir, name);
+	return buf;
+}
+
 static int exists(const char *name)
 {
 	char path[4096];
 
-	snprintf(path, sizeof(path), "%s/%s", dir, name);
-	return access(path, F_OK) == 0;
+	return access(in_dir(path, sizeof(path), name), F_OK) == 0;
 }
 
 /* Whether to stop; waits while DIR/pause exists. */
@@ -62,21 +68,26 @@ static int stopped(void)
 	return exists("stop");
 }
 
+/* Writes FMT with AP and a newline to PATH, opened with MODE; 0 if done. */
+static int vput_line(const char *path, const char *mode, const char *fmt, va_list ap)
+{
+	FILE *f = fopen(path, mode);
+
+	if (!f)
+		return -1;
+	vfprintf(f, fmt, ap);
+	fputc('\n', f);
+	return fclose(f);
+}
+
 static void error(const char *fmt, ...)
 {
 	char path[4096];
 	va_list ap;
-	FILE *f;
 
-	snprintf(path, sizeof(path), "%s/errors", dir);
-	f = fopen(path, "a");
-	if (!f)
-		return;
 	va_start(ap, fmt);
-	vfprintf(f, fmt, ap);
+	vput_line(in_dir(path, sizeof(path), "errors"), "a", fmt, ap);
 	va_end(ap);
-	fputc('\n', f);
-	fclose(f);
 }
 
 /* Writes the figures so far to DIR/NAME, replacing what was there at once. */
@@ -84,19 +95,12 @@ static void figures(const char *name, const char *fmt, ...)
 {
 	char path[4096], tmp[4096 + 8];
 	va_list ap;
-	FILE *f;
 
-	snprintf(path, sizeof(path), "%s/%s", dir, name);
-	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-	f = fopen(tmp, "w");
-	if (!f)
-		return;
+	snprintf(tmp, sizeof(tmp), "%s.tmp", in_dir(path, sizeof(path), name));
 	va_start(ap, fmt);
-	vfprintf(f, fmt, ap);
-	va_end(ap);
-	fputc('\n', f);
-	if (fclose(f) == 0)
+	if (vput_line(tmp, "w", fmt, ap) == 0)
 		rename(tmp, path);
+	va_end(ap);
 }
 
 /* Writes TEXT to PATH in one write(2): 0, ABSENT or a negative errno. */
@@ -163,8 +167,7 @@ static unsigned long hotplug_gen(int cpu)
 	char name[64], path[4096], v[32];
 
 	snprintf(name, sizeof(name), "gen.%d", cpu);
-	snprintf(path, sizeof(path), "%s/%s", dir, name);
-	return read_file(path, v, sizeof(v)) ? 0 : strtoul(v, NULL, 10);
+	return read_file(in_dir(path, sizeof(path), name), v, sizeof(v)) ? 0 : strtoul(v, NULL, 10);
 }
 
 static void bump_hotplug_gen(int cpu)
@@ -248,19 +251,11 @@ static int stat_field(int pid, int n, char *out, size_t size)
 static void allowed(int pid, char *out, size_t size)
 {
 	char path[64], buf[4096], *p, *end;
-	ssize_t n;
-	int fd;
 
 	snprintf(out, size, "?");
 	snprintf(path, sizeof(path), "/proc/%d/status", pid);
-	fd = open(path, O_RDONLY);
-	if (fd < 0)
+	if (read_all(path, buf, sizeof(buf)))
 		return;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return;
-	buf[n] = '\0';
 	p = strstr(buf, "Cpus_allowed_list:");
 	if (!p)
 		return;
