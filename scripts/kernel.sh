@@ -57,6 +57,18 @@ if [ -f "$out/.rmigration-built" ]; then
 	exit 0
 fi
 
+# One build per key at a time: a second caller waits for the first.
+mkdir -p "$CACHE/kernels"
+exec 9>"$out.lock"
+if ! flock -n 9; then
+	log "waiting for another build of $key to finish"
+	flock 9
+fi
+if [ -f "$out/.rmigration-built" ]; then
+	echo "$out"
+	exit 0
+fi
+
 mkdir -p "$out"
 cat "${frags[@]}" > "$out/.rmigration-fragment"
 mk="make -s -C $src O=$out $mkflags"
