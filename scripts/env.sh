@@ -13,6 +13,10 @@ RUSTC_VERSION=$(sed -n 's/^channel *= *"\(.*\)"/\1/p' "$TOP/rust-toolchain.toml"
 BINDGEN_VERSION=0.72.1
 LIBCLANG_VERSION=18.1.1
 VNG_VERSION=1.42
+# Debian's stock kernel of make check: release=Debian version, first the
+# pinned 7.3 one, then a 7.2 fallback (as KERNEL_PKGS). Its Rust artifacts
+# need the linux-source of exactly that version and trixie main's rustc.
+STOCK_KERNELS=(7.3.4+deb13-amd64=7.3.4-1~bpo13+1 7.2.12+deb13-amd64=7.2.12-1~bpo13+1)
 MATPLOTLIB_VERSION=3.9.2
 HOST_PKGS=(flex bison libelf-dev libssl-dev bc cpio kmod python3-venv udev
 	   qemu-system-x86 make gcc xz-utils busybox-static)
@@ -26,6 +30,8 @@ VNG=$VENV/bin/vng
 RUST_SRC_ROOT=$TOOLS/rust-src
 KSRC_ROOT=$CACHE/src
 LLVM_ROOT=$CACHE/llvm-root
+STOCK_ROOT=$CACHE/stock-root
+STOCK_DIR=$CACHE/stock
 
 export RUSTUP_TOOLCHAIN=$RUSTC_VERSION
 export LIBCLANG_PATH
@@ -41,6 +47,13 @@ rust_lib_src() {
 		[ -d "$d" ] && { echo "$d"; return 0; }
 	done
 	return 1
+}
+
+# debian_headers DIR: DIR is a Debian linux-headers tree of a Rust kernel
+# that lacks the Rust artifacts (rust/*.rmeta, ...) a Rust module needs.
+debian_headers() {
+	[ -n "$1" ] && [ -f "$1/.kernelvariables" ] && [ ! -d "$1/rust" ] &&
+		grep -q '^CONFIG_RUST=y' "$1/.config" 2>/dev/null
 }
 
 # kernel_src: the unpacked linux-source tree (read-only master copy).

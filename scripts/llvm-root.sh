@@ -1,22 +1,47 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0
 #
-# A Debian trixie build root with clang/LLVM (KASAN with Rust needs a
-# clang-built kernel; bookworm's LLVM is too old and trixie's binaries need
-# trixie's libc). Made once under $CACHE/llvm-root with debootstrap.
+# Debian trixie build roots, made once with debootstrap (trixie's binaries
+# need trixie's libc, so they cannot run on the host):
 #
-#   scripts/llvm-root.sh                 makes sure the root is ready
-#   scripts/llvm-root.sh run CMD...      runs CMD in it (bash -c), with $CACHE
-#                                        and this checkout at their own paths
+#   $CACHE/llvm-root   clang/LLVM and rustc from trixie-backports, for the
+#                      debug kernel (KASAN with Rust needs a clang-built
+#                      kernel; bookworm's LLVM is too old).
+#   $CACHE/stock-root  (--stock) gcc-14, rustc, bindgen from trixie main
+#                      only: the toolchain Debian's own kernels are built
+#                      with, for the Rust artifacts of Debian's stock kernel
+#                      and modules built for it (scripts/stock.sh).
+#
+# They cannot be one root: Debian has a single rustc package (no versioned
+# rustc-1.NN packages in trixie or its backports), so trixie's rustc 1.85.1
+# and the backports one cannot be installed side by side, and a Rust
+# crate's symbol hashes depend on the exact rustc version.
+#
+#   scripts/llvm-root.sh [--stock]               makes sure the root is ready
+#   scripts/llvm-root.sh [--stock] run CMD...    runs CMD in it (bash -c), with
+#                                                $CACHE and this checkout at
+#                                                their own paths
 #
 # Mounts live in a private mount namespace: nothing is left mounted.
 set -euo pipefail
 . "$(dirname "$0")/env.sh"
 
-ROOT=$LLVM_ROOT
-ROOT_PKGS=(clang lld llvm libclang-dev bindgen make flex bison bc libelf-dev
-	   libssl-dev cpio kmod python3 xz-utils libc6-dev gcc)
-ROOT_BPO_PKGS=(rustc rust-src)
+if [ "${1:-}" = --stock ]; then
+	shift
+	ROOT=$STOCK_ROOT
+	ROOT_PKGS=(gcc-14 gcc make flex bison bc libelf-dev libssl-dev cpio kmod
+		   python3 xz-utils libc6-dev dwarves rustc rust-src bindgen libclang-dev)
+	ROOT_BPO_PKGS=()
+	ROOT_SUITES=(trixie trixie-updates)
+	what="gcc-14, rustc, bindgen (trixie main)"
+else
+	ROOT=$LLVM_ROOT
+	ROOT_PKGS=(clang lld llvm libclang-dev bindgen make flex bison bc libelf-dev
+		   libssl-dev cpio kmod python3 xz-utils libc6-dev gcc)
+	ROOT_BPO_PKGS=(rustc rust-src)
+	ROOT_SUITES=(trixie trixie-updates trixie-backports)
+	what="clang, lld, llvm, bindgen, rustc (trixie-backports)"
+fi
 
 in_root() {
 	export CACHE TOP
@@ -44,17 +69,19 @@ make_root() {
 		debootstrap --variant=minbase --include=ca-certificates,debian-archive-keyring \
 			trixie "$ROOT" http://deb.debian.org/debian >/dev/null
 	fi
-	cat > "$ROOT/etc/apt/sources.list" <<-SRC
-	deb http://deb.debian.org/debian trixie main
-	deb http://deb.debian.org/debian trixie-updates main
-	deb http://deb.debian.org/debian trixie-backports main
-	deb http://deb.debian.org/debian-security trixie-security main
-	SRC
+	{
+		for s in "${ROOT_SUITES[@]}"; do
+			echo "deb http://deb.debian.org/debian $s main"
+		done
+		echo "deb http://deb.debian.org/debian-security trixie-security main"
+	} > "$ROOT/etc/apt/sources.list"
 	printf '#!/bin/sh\nexit 101\n' > "$ROOT/usr/sbin/policy-rc.d"
 	chmod +x "$ROOT/usr/sbin/policy-rc.d"
-	log "installing clang, lld, llvm, bindgen, rustc (trixie-backports) in the root"
+	local pkgs=("${ROOT_PKGS[@]}") p
+	for p in ${ROOT_BPO_PKGS[@]+"${ROOT_BPO_PKGS[@]}"}; do pkgs+=("$p/trixie-backports"); done
+	log "installing $what in the root"
 	in_root "apt-get update -qq && apt-get install -y -qq --no-install-recommends \
-		${ROOT_PKGS[*]} $(printf '%s/trixie-backports ' "${ROOT_BPO_PKGS[@]}") >/dev/null"
+		${pkgs[*]} >/dev/null"
 	touch "$ROOT/.rmigration-ready"
 }
 
