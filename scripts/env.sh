@@ -49,6 +49,46 @@ rust_lib_src() {
 	return 1
 }
 
+# A private apt configuration for trixie, trixie-backports and sid: used only
+# to download packages, which are unpacked with dpkg -x, never installed.
+# Sets APT_OPTS.
+private_apt() {
+	mkdir -p "$APT_DIR/lists/partial" "$APT_DIR/archives/partial"
+	cat > "$APT_DIR/sources.list" <<-SRC
+	deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] http://deb.debian.org/debian trixie main
+	deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] http://deb.debian.org/debian trixie-backports main
+	deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] http://deb.debian.org/debian sid main
+	SRC
+	APT_OPTS=(-o Dir::Etc::sourcelist="$APT_DIR/sources.list"
+		  -o Dir::Etc::sourceparts=- -o Dir::State::Lists="$APT_DIR/lists"
+		  -o Dir::Cache::archives="$APT_DIR/archives"
+		  -o APT::Get::List-Cleanup=0 -o Debug::NoLocking=1
+		  -o APT::Sandbox::User=root)
+	if [ -z "$(find "$APT_DIR/lists" -name '*Packages*' -mtime -7 2>/dev/null | head -1)" ]; then
+		log "updating the private apt lists (trixie, trixie-backports, sid)"
+		apt-get "${APT_OPTS[@]}" update -qq
+	fi
+}
+
+# apt_unpack DEST PKG=VERSION...: downloads exactly these versions (kept in
+# $APT_DIR/archives) and unpacks them into DEST. Fails if one is missing.
+apt_unpack() {
+	local dest=$1 pv deb glob
+	shift
+	mkdir -p "$dest"
+	for pv in "$@"; do
+		glob="$APT_DIR/archives/${pv%%=*}_${pv#*=}"
+		glob=${glob//:/%3a}
+		deb=$(ls "$glob"_*.deb 2>/dev/null | head -1)
+		if [ -z "$deb" ]; then
+			(cd "$APT_DIR/archives" && apt-get "${APT_OPTS[@]}" download -qq "$pv") ||
+				return 1
+			deb=$(ls "$glob"_*.deb | head -1)
+		fi
+		dpkg -x "$deb" "$dest"
+	done
+}
+
 # debian_headers DIR: DIR is a Debian linux-headers tree of a Rust kernel
 # that lacks the Rust artifacts (rust/*.rmeta, ...) a Rust module needs.
 debian_headers() {

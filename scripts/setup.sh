@@ -23,26 +23,6 @@ host_packages() {
 	apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 }
 
-# A private apt configuration for trixie and trixie-backports: used only to
-# download arch-all packages, which are unpacked with dpkg -x, never installed.
-private_apt() {
-	mkdir -p "$APT_DIR/lists/partial" "$APT_DIR/archives/partial"
-	cat > "$APT_DIR/sources.list" <<-SRC
-	deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] http://deb.debian.org/debian trixie main
-	deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] http://deb.debian.org/debian trixie-backports main
-	deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] http://deb.debian.org/debian sid main
-	SRC
-	APT_OPTS=(-o Dir::Etc::sourcelist="$APT_DIR/sources.list"
-		  -o Dir::Etc::sourceparts=- -o Dir::State::Lists="$APT_DIR/lists"
-		  -o Dir::Cache::archives="$APT_DIR/archives"
-		  -o APT::Get::List-Cleanup=0 -o Debug::NoLocking=1
-		  -o APT::Sandbox::User=root)
-	if [ -z "$(find "$APT_DIR/lists" -name '*Packages*' -mtime -7 2>/dev/null | head -1)" ]; then
-		log "updating the private apt lists (trixie, trixie-backports, sid)"
-		apt-get "${APT_OPTS[@]}" update -qq
-	fi
-}
-
 # apt_fetch DIR PKG...: downloads the first available of PKG... and unpacks it into DIR.
 apt_fetch() {
 	local dest=$1 p ver
@@ -52,16 +32,26 @@ apt_fetch() {
 			sed -n 's/^ *Candidate: *//p')
 		[ -n "$ver" ] && [ "$ver" != "(none)" ] || { log "$p: not in the registry, trying the next"; continue; }
 		log "downloading $p $ver"
-		(cd "$APT_DIR/archives" && apt-get "${APT_OPTS[@]}" download -qq "$p=$ver")
-		mkdir -p "$dest"
-		dpkg -x "$APT_DIR/archives/${p}_${ver//:/%3a}_all.deb" "$dest"
+		apt_unpack "$dest" "$p=$ver" || return 1
+		FETCHED_VERSION=$ver
 		return 0
 	done
 	return 1
 }
 
+# The Debian version of the unpacked source is kept beside it
+# (.rmigration-debver): Debian's stock kernel needs the source of exactly
+# its own version (scripts/stock.sh).
 kernel_source() {
-	kernel_src >/dev/null && return 0
+	local src deb
+	if src=$(kernel_src); then
+		# Trees unpacked before the version was recorded: read it from the
+		# package still in the archive.
+		[ -f "$src/.rmigration-debver" ] && return 0
+		deb=$(ls "$APT_DIR/archives/$(basename "$src")"_*.deb 2>/dev/null | head -1)
+		[ -n "$deb" ] && dpkg-deb -f "$deb" Version > "$src/.rmigration-debver"
+		return 0
+	fi
 	apt_fetch "$KSRC_ROOT/pkg" "${KERNEL_PKGS[@]}" ||
 		die "none of ${KERNEL_PKGS[*]} is in Debian's registry"
 	local tarball
@@ -69,7 +59,8 @@ kernel_source() {
 	log "unpacking $(basename "$tarball")"
 	tar -C "$KSRC_ROOT" -xf "$tarball"
 	rm -rf "$KSRC_ROOT/pkg"
-	kernel_src >/dev/null || die "kernel source did not unpack"
+	src=$(kernel_src) || die "kernel source did not unpack"
+	echo "$FETCHED_VERSION" > "$src/.rmigration-debver"
 }
 
 rust_src() {
@@ -123,6 +114,13 @@ virtme_ng() {
 
 host_packages
 private_apt
+# A Debian headers tree (make module KDIR=/lib/modules/$(uname -r)/build on a
+# Debian machine): everything else is built in a trixie root by
+# scripts/stock.sh, with the toolchain that kernel records.
+if debian_headers "${KDIR:-}"; then
+	log "set-up complete for $KDIR (Debian headers): cache in $CACHE"
+	exit 0
+fi
 rustc_toolchain
 kernel_source &
 src_pid=$!
