@@ -6,6 +6,13 @@
 #ifndef _RMIGRATION_FFI_H
 #define _RMIGRATION_FFI_H
 
+/*
+ * smpboot.h uses __percpu without including what it expands to. On a
+ * GCC-built kernel with USE_X86_SEG_SUPPORT (Debian's), parsed by a libclang
+ * with typeof_unqual (> 19.0), that is CONCATENATE(__seg_, __percpu_seg),
+ * both defined through linux/percpu.h.
+ */
+#include <linux/percpu.h>
 #include <linux/smpboot.h>
 #include <linux/types.h>
 #include <rmigration.h>
