@@ -8,7 +8,14 @@
 #   scripts/build.sh debug      against the debug kernel, with its clang and
 #                               rustc, in a copy under that kernel's tree;
 #                               prints the copy's path
+#   scripts/build.sh stock      against Debian's stock kernel (scripts/stock.sh),
+#                               with its gcc-14 and rustc, in a copy; prints
+#                               the copy's path
 #   scripts/build.sh clean
+#
+# With KDIR a Debian headers tree (KDIR=/lib/modules/$(uname -r)/build on a
+# Debian machine), the default build is the stock one for that tree, and
+# ./rmigration.ko is a copy of its result.
 #
 # CLIPPY=1 runs clippy on the Rust code too. Prints nothing but errors and
 # warnings (and the path, for debug).
@@ -17,15 +24,43 @@ set -euo pipefail
 
 flavour=${1:-main}
 
-if [ "$flavour" = debug ]; then
-	kdir=$("$TOP/scripts/kernel.sh" debug)
-	dest=$kdir/rmigration-module
-	mkdir -p "$dest"
-	# A copy of the sources: the checkout holds the objects of the main build.
+# copy_sources DEST: a copy of the module's sources (the checkout holds the
+# objects of the main build).
+copy_sources() {
+	mkdir -p "$1"
 	(cd "$TOP" && tar cf - Kbuild include $(ls src/*.rs | grep -v _generated) \
 		src/*.c src/*.h src/*/*.rs \
 		$(find tests/modules -name Kbuild -o -name '*.c' -o -name '*.h')) |
-		tar xf - -C "$dest"
+		tar xf - -C "$1"
+}
+
+if [ "$flavour" = main ] && debian_headers "${KDIR:-}"; then
+	dest=$("$TOP/scripts/build.sh" stock)
+	cp "$dest/rmigration.ko" "$TOP/rmigration.ko"
+	log "built for $(cat "$KDIR/include/config/kernel.release" 2>/dev/null || echo "$KDIR"): $TOP/rmigration.ko (objects in $dest)"
+	exit 0
+fi
+
+if [ "$flavour" = stock ]; then
+	kdir=$("$TOP/scripts/stock.sh" kdir)
+	dest=$(dirname "$(dirname "$kdir")")/module
+	copy_sources "$dest"
+	# The root has exactly the kernel's gcc and rustc (stock.sh checked);
+	# the headers' Makefile names them.
+	flock -s /tmp/rmigration-quiet.lock "$TOP/scripts/llvm-root.sh" --stock run "
+		set -e
+		make -s -C $kdir M=$dest ${CLIPPY:+CLIPPY=1} modules
+		for d in $dest/tests/modules/*/; do
+			make -s -C $kdir M=\${d%/} KBUILD_EXTRA_SYMBOLS=$dest/Module.symvers modules
+		done" >&2
+	echo "$dest"
+	exit 0
+fi
+
+if [ "$flavour" = debug ]; then
+	kdir=$("$TOP/scripts/kernel.sh" debug)
+	dest=$kdir/rmigration-module
+	copy_sources "$dest"
 	"$TOP/scripts/llvm-root.sh" run "
 		set -e
 		make -s -C $kdir M=$dest LLVM=1 ${CLIPPY:+CLIPPY=1} modules

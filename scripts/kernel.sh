@@ -27,6 +27,9 @@ debug)	frags=("$TOP/tests/config" "$TOP/tests/config.debug") ;;
 esac
 
 if [ "$flavour" = main ] && [ -n "${KDIR:-}" ]; then
+	! debian_headers "$KDIR" ||
+		die "KDIR=$KDIR holds Debian's headers of a stock kernel, not a built tree:" \
+		    "make module builds for it; scripts/stock.sh suite runs the tests on it"
 	grep -q '^CONFIG_RUST=y' "$KDIR/.config" 2>/dev/null ||
 		die "KDIR=$KDIR is not a configured kernel tree with CONFIG_RUST=y"
 	[ -f "$KDIR/vmlinux" ] || die "KDIR=$KDIR has not been built"
