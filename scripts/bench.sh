@@ -2,10 +2,17 @@
 # SPDX-License-Identifier: GPL-2.0
 #
 # make bench: the benchmarks, in VMs of 2, 4 and 8 vCPUs (BENCH_VCPUS):
-# rmigration against IPIs, work_on_cpu() and stop_machine() in the kernel
-# (BENCH_ITERS round trips per case), and the migrate hook against
-# sched_setaffinity(2) (BENCH_MOVES moves). Writes out/bench/: the raw
-# output, results.csv, table.md and bench.png; prints the table.
+# rmigration against the kernel's stopper on one CPU, IPIs, work_on_cpu()
+# and stop_machine() in the kernel (BENCH_ITERS round trips per case), the
+# step breakdown of both stoppers (BENCH_BREAKDOWN round trips), and the
+# migrate hook against sched_setaffinity(2) (BENCH_MOVES moves), each
+# BENCH_RUNS (3) times per VM. BENCH_CASES: only these in-kernel cases,
+# comma-separated; BENCH_MOVES=0: no migration benchmark. Writes
+# out/bench/: the raw output, results.csv, table.md and bench.png; prints
+# the table.
+#
+# Other load on the host skews the figures: the runs hold
+# /tmp/rmigration-quiet.lock exclusively (other VM runs may hold it shared).
 set -euo pipefail
 . "$(dirname "$0")/env.sh"
 
@@ -20,8 +27,8 @@ kdir=$("$TOP/scripts/kernel.sh")
 rm -f "$out"/raw-*.txt
 for n in ${BENCH_VCPUS:-2 4 8}; do
 	log "benchmark on $n vCPUs"
-	"$TOP/scripts/vm.sh" "$kdir" "$n" 1800 \
-		"tests/bench/bench-guest.sh ${BENCH_ITERS:-1000} ${BENCH_MOVES:-1000} $TOP/tests/bench/migrate_bench" |
+	flock -x /tmp/rmigration-quiet.lock "$TOP/scripts/vm.sh" "$kdir" "$n" 1800 \
+		"tests/bench/bench-guest.sh ${BENCH_ITERS:-1000} ${BENCH_MOVES:-1000} $TOP/tests/bench/migrate_bench ${BENCH_RUNS:-3} ${BENCH_BREAKDOWN:-300} ${BENCH_CASES:-}" |
 		tr -d '\r' > "$out/raw-${n}vcpus.txt"
 	grep -q '^bench end' "$out/raw-${n}vcpus.txt" || die "the $n-vCPU run did not finish: $out/raw-${n}vcpus.txt"
 done

@@ -1,18 +1,34 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: GPL-2.0
 """Turns the raw output of scripts/bench.sh into results.csv, table.md and
-bench.png (latency CDFs per mechanism), and prints the table.
+bench.png (latency CDFs per mechanism and the step breakdown of a round
+trip), and prints the table.
 
     bench_report.py OUT_DIR        reads OUT_DIR/raw-*vcpus.txt
+
+Each VM repeats the benchmark (runs); a figure in the tables is the median,
+over the runs, of that run's percentile, so one noisy run does not decide
+a ratio. Ratios are taken between figures of the same VM.
 """
 import csv
 import glob
 import os
 import re
+import statistics
 import sys
 
-KERNEL_CASES = ["rstop_one_cpu", "ipi", "work_on_cpu", "stop_machine"]
+KERNEL_CASES = ["rstop_one_cpu", "stop_core", "ipi", "work_on_cpu", "stop_machine"]
 MECHS = ["rmigration_hook", "sched_setaffinity"]
+STEPS = ["call_wake", "wake_in", "in_fn", "fn_done", "done_back", "back_return"]
+STEP_LABELS = {
+    "call_wake": "call -> thread woken",
+    "wake_in": "woken -> switched in",
+    "in_fn": "switched in -> fn",
+    "fn_done": "fn -> caller woken",
+    "done_back": "caller woken -> switched in",
+    "back_return": "switched in -> returned",
+}
+HOST_CORES = os.cpu_count() or 2
 
 
 def pct(values, p):
@@ -21,97 +37,182 @@ def pct(values, p):
 
 
 def parse(path):
-    """Samples of one raw file: {(case, target, label): [ns]}, and header facts."""
-    samples, facts = {}, {}
+    """One raw file: samples {(run, case, target, label): [ns]},
+    breakdowns {(run, case, target): {step: ns}} and header facts."""
+    samples, breakdowns, facts = {}, {}, {}
+    run = 1
     for line in open(path):
         line = line.strip()
         m = re.match(r"^bench vcpus=(\d+) kernel=(\S+)", line)
         if m:
             facts["vcpus"], facts["kernel"] = int(m.group(1)), m.group(2)
+        m = re.match(r"^bench clocksource=(\S+)", line)
+        if m:
+            facts["clocksource"] = m.group(1)
+        m = re.match(r"^bench run=(\d+)", line)
+        if m:
+            run = int(m.group(1))
         m = re.match(r"^bench memory per CPU: (.*)", line)
         if m:
             facts["memory"] = m.group(1)
+        m = re.match(r"^smt siblings: (.*)", line)
+        if m:
+            facts["smt"] = m.group(1)
         m = re.match(r"^sample (\S+) (remote|local) (\S+) (\d+)$", line)
         if m:
-            samples.setdefault((m.group(1), m.group(2), m.group(3)), []).append(int(m.group(4)))
+            samples.setdefault((run, m.group(1), m.group(2), m.group(3)), []).append(int(m.group(4)))
             continue
         m = re.match(r"^sample (\S+) (\d+)$", line)
         if m:
-            samples.setdefault((m.group(1), "remote", "busy task"), []).append(int(m.group(2)))
+            samples.setdefault((run, m.group(1), "remote", "busy task"), []).append(int(m.group(2)))
+        m = re.match(r"^breakdown case=(\S+) target=(\S+) label=\S+ n=\d+ (.*) total=(\d+)", line)
+        if m:
+            steps = {k: int(v) for k, v in re.findall(r"(\w+)=(\d+)", m.group(3))}
+            steps["total"] = int(m.group(4))
+            breakdowns[(run, m.group(1), m.group(2))] = steps
         m = re.match(r"^case=(\S+) .* errors=(\d+)", line)
         if m and m.group(2) != "0":
             facts.setdefault("errors", []).append(line)
         m = re.match(r"^mech=(\S+) .* errors=(\d+) misplaced=(\d+)", line)
-        if m:
-            facts.setdefault("moves", {})[m.group(1)] = (int(m.group(2)), int(m.group(3)))
-    return samples, facts
+        if m and (m.group(2) != "0" or m.group(3) != "0"):
+            facts.setdefault("errors", []).append(line)
+    facts["runs"] = max([k[0] for k in samples] + [1])
+    return samples, breakdowns, facts
+
+
+class Vm:
+    """The results of one VM: figures are medians over its runs."""
+
+    def __init__(self, path):
+        self.samples, self.breakdowns, self.facts = parse(path)
+        self.vcpus = self.facts.get("vcpus", 0)
+
+    def runs_of(self, case, target, label):
+        return [v for (r, c, t, l), v in sorted(self.samples.items())
+                if (c, t, l) == (case, target, label)]
+
+    def fig(self, case, target, label, p):
+        """Median over the runs of the p-th percentile, in ns (None if absent)."""
+        runs = self.runs_of(case, target, label)
+        return statistics.median(pct(v, p) for v in runs) if runs else None
+
+    def step(self, case, target, step):
+        vals = [b[step] for (r, c, t), b in self.breakdowns.items()
+                if (c, t) == (case, target) and step in b]
+        return statistics.median(vals) if vals else None
+
+    def title(self):
+        over = self.vcpus > HOST_CORES
+        return f"{self.vcpus} vCPUs" + (f" (oversubscribed: {HOST_CORES} host cores)" if over else "")
 
 
 def us(ns):
-    return f"{ns / 1000:.1f}"
+    return "-" if ns is None else f"{ns / 1000:.1f}"
+
+
+def ratio(a, b):
+    return a / b if a is not None and b else None
+
+
+def fmt_ratio(r, target=None):
+    if r is None:
+        return "-"
+    s = f"{r:.2f}x"
+    if target is not None:
+        s = f"**{s}**" if r <= target else f"{s} (miss)"
+    return s
 
 
 def main():
     out = sys.argv[1]
-    runs = []
+    vms = []
     for path in sorted(glob.glob(os.path.join(out, "raw-*vcpus.txt")),
                        key=lambda p: int(re.search(r"raw-(\d+)", p).group(1))):
-        samples, facts = parse(path)
-        if samples:
-            runs.append((facts, samples))
-    if not runs:
+        vm = Vm(path)
+        if vm.samples:
+            vms.append(vm)
+    if not vms:
         sys.exit("no benchmark results in " + out)
 
     with open(os.path.join(out, "results.csv"), "w", newline="") as f:
         w = csv.writer(f)
-        w.writerow(["vcpus", "mechanism", "target", "label", "ns"])
-        for facts, samples in runs:
-            for (case, target, label), values in sorted(samples.items()):
+        w.writerow(["vcpus", "run", "mechanism", "target", "label", "ns"])
+        for vm in vms:
+            for (run, case, target, label), values in sorted(vm.samples.items()):
                 for v in values:
-                    w.writerow([facts["vcpus"], case, target, label, v])
+                    w.writerow([vm.vcpus, run, case, target, label, v])
 
-    lines = []
-    for facts, s in runs:
-        lines.append(f"### {facts['vcpus']} vCPUs, kernel {facts.get('kernel', '?')}")
+    lines = ["## Against the kernel's stopper on one CPU (`stop_core_cpuslocked`)", "",
+             "Ratio ours / kernel's, same VM; target <= 1.0x (stretch <= 0.7x remote idle, p50).", "",
+             "| case | " + " | ".join(f"{vm.title()} p50 | p99" for vm in vms) + " |",
+             "|---|" + "---:|---:|" * len(vms)]
+    for target, label in [("remote", "idle"), ("remote", "busy"), ("local", "idle")]:
+        row = f"| {target}, {label} |"
+        for vm in vms:
+            for p in (50, 99):
+                a, b = vm.fig("rstop_one_cpu", target, label, p), vm.fig("stop_core", target, label, p)
+                row += f" {us(a)} / {us(b)} µs = {fmt_ratio(ratio(a, b), 1.0)} |"
+        lines.append(row)
+    lines.append("")
+    lines.append("| other ratios (p50 unless said) | " + " | ".join(vm.title() for vm in vms) + " |")
+    lines.append("|---|" + "---:|" * len(vms))
+    others = [
+        ("migrate hook / `sched_setaffinity()`, busy task (target <= 1.1x on 4 vCPUs)",
+         lambda vm: ratio(vm.fig("rmigration_hook", "remote", "busy task", 50),
+                          vm.fig("sched_setaffinity", "remote", "busy task", 50))),
+        ("`rstop_one_cpu` / IPI, remote idle",
+         lambda vm: ratio(vm.fig("rstop_one_cpu", "remote", "idle", 50), vm.fig("ipi", "remote", "idle", 50))),
+        ("`rstop_one_cpu` / `work_on_cpu`, remote busy, p99",
+         lambda vm: ratio(vm.fig("rstop_one_cpu", "remote", "busy", 99),
+                          vm.fig("work_on_cpu", "remote", "busy", 99))),
+    ]
+    for name, f in others:
+        lines.append(f"| {name} | " + " | ".join(fmt_ratio(f(vm)) for vm in vms) + " |")
+    lines.append("")
+
+    lines.append("## Where a round trip goes (p50 of each step, µs)")
+    lines.append("")
+    lines.append("| VM | case | target | " + " | ".join(STEP_LABELS[s] for s in STEPS) + " | total p50 |")
+    lines.append("|---|---|---|" + "---:|" * (len(STEPS) + 1))
+    for vm in vms:
+        for case in ("rstop_one_cpu", "stop_core"):
+            for target in ("remote", "local"):
+                if vm.step(case, target, "total") is None:
+                    continue
+                lines.append(f"| {vm.vcpus} | {case} | {target} | "
+                             + " | ".join(us(vm.step(case, target, s)) for s in STEPS)
+                             + f" | {us(vm.step(case, target, 'total'))} |")
+    lines.append("")
+
+    for vm in vms:
+        f = vm.facts
+        lines.append(f"### {vm.title()}, kernel {f.get('kernel', '?')}, {f['runs']} runs, "
+                     f"clocksource {f.get('clocksource', '?')}")
         lines.append("")
         lines.append("| mechanism | target | p50 µs | p90 µs | p99 µs | max µs | n |")
         lines.append("|---|---|---:|---:|---:|---:|---:|")
-        for case in KERNEL_CASES:
-            for target, label in [("remote", "idle"), ("remote", "busy"), ("local", "idle")]:
-                v = s.get((case, target, label))
-                if v:
-                    lines.append(f"| {case} | {target} CPU, {label} | {us(pct(v, 50))} | "
-                                 f"{us(pct(v, 90))} | {us(pct(v, 99))} | {us(max(v))} | {len(v)} |")
-        for mech in MECHS:
-            v = s.get((mech, "remote", "busy task"))
-            if v:
-                lines.append(f"| {mech} (move a busy task) | CPU 1 <-> 2 (1 <-> 0 on 2 vCPUs) | {us(pct(v, 50))} | "
-                             f"{us(pct(v, 90))} | {us(pct(v, 99))} | {us(max(v))} | {len(v)} |")
+        rows = [(c, t, l, f"{t} CPU, {l}") for c in KERNEL_CASES
+                for t, l in [("remote", "idle"), ("remote", "busy"), ("local", "idle")]]
+        rows += [(m, "remote", "busy task", "CPU 1 <-> 2 (1 <-> 0 on 2 vCPUs)") for m in MECHS]
+        for case, target, label, where in rows:
+            runs = vm.runs_of(case, target, label)
+            if not runs:
+                continue
+            name = case + (" (move a busy task)" if label == "busy task" else "")
+            lines.append(f"| {name} | {where} | {us(vm.fig(case, target, label, 50))} | "
+                         f"{us(vm.fig(case, target, label, 90))} | {us(vm.fig(case, target, label, 99))} | "
+                         f"{us(max(max(v) for v in runs))} | {sum(len(v) for v in runs)} |")
         lines.append("")
-
-        def ratio(a, b, p):
-            if a and b:
-                return pct(a, p) / pct(b, p)
-            return float("nan")
-
-        r1 = ratio(s.get(("rstop_one_cpu", "remote", "idle")), s.get(("ipi", "remote", "idle")), 50)
-        r2 = ratio(s.get(("rstop_one_cpu", "remote", "busy")), s.get(("work_on_cpu", "remote", "busy")), 99)
-        r3 = ratio(s.get(("rmigration_hook", "remote", "busy task")),
-                   s.get(("sched_setaffinity", "remote", "busy task")), 50)
-        lines.append(f"- p50 rstop_one_cpu / IPI, remote idle: **{r1:.2f}x** (target <= 1.5x)")
-        lines.append(f"- p99 rstop_one_cpu / work_on_cpu, remote busy: **{r2:.2f}x** (target <= 0.5x)")
-        lines.append(f"- p50 migrate hook / sched_setaffinity: **{r3:.2f}x** (target <= 1.1x)")
-        if "memory" in facts:
-            lines.append(f"- memory per CPU: {facts['memory']}")
-        for mech, (errors, misplaced) in facts.get("moves", {}).items():
-            if errors or misplaced:
-                lines.append(f"- {mech}: {errors} errors, {misplaced} moves not on the destination")
-        for e in facts.get("errors", []):
+        if "smt" in f:
+            lines.append(f"- SMT siblings (the kernel's stopper on one core): {f['smt']}")
+        if "memory" in f:
+            lines.append(f"- memory per CPU: {f['memory']}")
+        for e in f.get("errors", []):
             lines.append(f"- errors: {e}")
         lines.append("")
     table = "\n".join(lines)
-    with open(os.path.join(out, "table.md"), "w") as f:
-        f.write(table)
+    with open(os.path.join(out, "table.md"), "w") as fh:
+        fh.write(table)
     print(table)
 
     import matplotlib
@@ -121,23 +222,37 @@ def main():
     panels = [("remote", "idle", KERNEL_CASES, "remote CPU idle"),
               ("remote", "busy", KERNEL_CASES, "remote CPU running a CPU-bound task"),
               ("remote", "busy task", MECHS, "moving a busy task between two CPUs")]
-    fig, axes = plt.subplots(len(runs), 3, figsize=(15, 3.6 * len(runs)), squeeze=False)
-    for row, (facts, s) in enumerate(runs):
+    fig, axes = plt.subplots(len(vms), 4, figsize=(20, 3.8 * len(vms)), squeeze=False)
+    for row, vm in enumerate(vms):
         for col, (target, label, cases, title) in enumerate(panels):
             ax = axes[row][col]
             for case in cases:
-                v = sorted(s.get((case, target, label), []))
+                v = sorted(x for run in vm.runs_of(case, target, label) for x in run)
                 if v:
                     ax.plot([x / 1000 for x in v], [(i + 1) / len(v) for i in range(len(v))], label=case)
             ax.set_xscale("log")
             ax.set_xlabel("latency (µs, log)")
-            ax.set_ylabel("CDF")
-            ax.set_title(f"{facts['vcpus']} vCPUs: {title}", fontsize=10)
+            ax.set_ylabel("CDF (all runs)")
+            ax.set_title(f"{vm.title()}: {title}", fontsize=9)
             ax.grid(True, which="both", alpha=0.3)
-            ax.legend(fontsize=8)
+            ax.legend(fontsize=7)
+        ax = axes[row][3]
+        bars = [(c, t) for c in ("rstop_one_cpu", "stop_core") for t in ("remote", "local")
+                if vm.step(c, t, "total") is not None]
+        for i, (case, target) in enumerate(bars):
+            bottom = 0
+            for j, s in enumerate(STEPS):
+                h = (vm.step(case, target, s) or 0) / 1000
+                ax.bar(i, h, bottom=bottom, color=f"C{j}", label=STEP_LABELS[s] if i == 0 else None)
+                bottom += h
+        ax.set_xticks(range(len(bars)), [f"{'ours' if c == 'rstop_one_cpu' else 'kernel'}\n{t}"
+                                          for c, t in bars], fontsize=8)
+        ax.set_ylabel("µs (p50 of each step)")
+        ax.set_title(f"{vm.title()}: one round trip, step by step", fontsize=9)
+        ax.legend(fontsize=6, loc="upper right")
     fig.suptitle("rmigration vs the kernel's mechanisms (QEMU TCG, no KVM: compare ratios, not absolute times)")
     fig.tight_layout()
-    fig.savefig(os.path.join(out, "bench.png"), dpi=90)
+    fig.savefig(os.path.join(out, "bench.png"), dpi=80)
 
 
 if __name__ == "__main__":

@@ -24,18 +24,24 @@ dmesg -C
 
 kernel_bench() {
 	local c t n=0
-	insmod "$BENCH" iters=20 || return 1
-	for c in rstop_one_cpu ipi work_on_cpu stop_machine; do
+	insmod "$BENCH" iters=20 breakdown=20 || return 1
+	for c in rstop_one_cpu stop_core ipi work_on_cpu stop_machine; do
 		for t in remote local; do
 			dmesg | grep -qE "rmigration_bench: case=$c target=$t label=idle n=20 errors=0 p50=[0-9]+ p90=[0-9]+ p99=[0-9]+ max=[0-9]+$" ||
 				{ ktap_print_msg "no result for $c $t"; return 1; }
 		done
 	done
+	for c in rstop_one_cpu stop_core; do
+		for t in remote local; do
+			dmesg | grep -qE "rmigration_bench: breakdown case=$c target=$t label=idle n=20 call_wake=[0-9]+ wake_in=[0-9]+ in_fn=[0-9]+ fn_done=[0-9]+ done_back=[0-9]+ back_return=[0-9]+ total=[1-9][0-9]*$" ||
+				{ ktap_print_msg "no breakdown for $c $t"; return 1; }
+		done
+	done
 	n=$(grep -cE '^sample [a-z_]+ (remote|local) idle [0-9]+$' /sys/kernel/debug/rmigration_bench/samples)
 	rmmod rmigration_bench
-	[ "$n" = 160 ] || { ktap_print_msg "$n samples, expected 160"; return 1; }
+	[ "$n" = 200 ] || { ktap_print_msg "$n samples, expected 200"; return 1; }
 }
-ktap_check "in-kernel benchmark: 4 mechanisms x 2 targets, well-formed" kernel_bench
+ktap_check "in-kernel benchmark: 5 mechanisms x 2 targets and the stoppers' breakdown, well-formed" kernel_bench
 
 migrate_bench() {
 	local out

@@ -1,36 +1,43 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
 #
-# Inside the VM (scripts/bench.sh boots it): the in-kernel benchmark with
-# the target CPU idle, then with a CPU-bound normal task on it, then the
-# migration benchmark. Prints raw lines for scripts/bench_report.py.
+# Inside the VM (scripts/bench.sh boots it): RUNS times, the in-kernel
+# benchmark with the target CPU idle (then the step breakdown of the
+# stoppers), then with a CPU-bound normal task on it, then the migration
+# benchmark. Prints raw lines for scripts/bench_report.py; "bench run=N"
+# starts the lines of run N.
 #
-#   bench-guest.sh ITERS MOVES MIGRATE_BENCH_BINARY
+#   bench-guest.sh ITERS MOVES MIGRATE_BENCH_BINARY [RUNS [BREAKDOWN [CASES]]]
+#
+# CASES: the in-kernel cases to run, comma-separated (default: all).
 set -u
 TOP=$(cd "$(dirname "$0")/../.." && pwd)
-iters=$1 moves=$2 mb=$3
+iters=$1 moves=$2 mb=$3 runs=${4:-3} breakdown=${5:-300} cases=${6:-}
 BENCH=$TOP/tests/modules/rmigration_bench/rmigration_bench.ko
 
 echo "bench vcpus=$(nproc) kernel=$(uname -r)"
+echo "bench clocksource=$(cat /sys/devices/system/clocksource/clocksource0/current_clocksource)"
 insmod "$TOP/rmigration.ko" || exit 1
 grep -E '^memory' /sys/kernel/debug/rmigration/stats | sed 's/^/bench /'
 
-run() {
-	insmod "$BENCH" iters="$iters" "$@" || return 1
+kbench() {
+	insmod "$BENCH" iters="$iters" ${cases:+cases=$cases} "$@" || return 1
 	dmesg -c | sed -n 's/.*rmigration_bench: //p'
 	cat /sys/kernel/debug/rmigration_bench/samples
 	rmmod rmigration_bench
 }
 dmesg -C
-run label=idle
-taskset -c 1 bash -c 'while :; do :; done' </dev/null >/dev/null 2>&1 &
-hog=$!
-sleep 0.5
-run label=busy
-kill $hog
-wait 2>/dev/null
-
-# The caller on CPU 0, the task moved between CPUs 1 and 2 (1 and 0 with 2 vCPUs).
-taskset -c 0 "$mb" "$moves" 1 "$(( $(nproc) > 2 ? 2 : 0 ))"
+for r in $(seq "$runs"); do
+	echo "bench run=$r"
+	kbench label=idle breakdown="$breakdown"
+	taskset -c 1 bash -c 'while :; do :; done' </dev/null >/dev/null 2>&1 &
+	hog=$!
+	sleep 0.5
+	kbench label=busy
+	kill $hog
+	wait 2>/dev/null
+	# The caller on CPU 0, the task moved between CPUs 1 and 2 (1 and 0 with 2 vCPUs).
+	[ "$moves" -gt 0 ] && taskset -c 0 "$mb" "$moves" 1 "$(( $(nproc) > 2 ? 2 : 0 ))"
+done
 rmmod rmigration
 echo "bench end"

@@ -5,9 +5,12 @@
  * a thread bound to caller_cpu:
  *
  *   rstop_one_cpu    rmigration_stop_one_cpu(cpu, fn)
+ *   stop_core        stop_core_cpuslocked(cpu, fn): the kernel's stopper on
+ *                    the CPUs of cpu's SMT core, which in a guest with one
+ *                    thread per core is cpu alone (the log says so)
  *   ipi              smp_call_function_single(cpu, fn, wait=1): the floor
  *   work_on_cpu      work_on_cpu(cpu, fn): what a module would use instead
- *   stop_machine     stop_machine(fn, cpumask_of(cpu)): the kernel's stopper
+ *   stop_machine     stop_machine(fn, cpumask_of(cpu)): every online CPU stopped
  *
  * for target_cpu (remote) and caller_cpu (local). Loading the module runs
  * the cases and logs one line per case:
@@ -16,6 +19,22 @@
  *
  * and /sys/kernel/debug/rmigration_bench/samples lists every sample
  * ("sample case target label ns") until the module is unloaded.
+ *
+ * With breakdown=N, the stopper cases (rstop_one_cpu, stop_core) then run N
+ * more round trips each with probes on the scheduler's sched_waking and
+ * sched_switch tracepoints, which split a round trip into its steps:
+ *
+ *   call      the caller starts the call                  t0
+ *   wake      the stopper thread is being woken           sched_waking(thread)
+ *   in        the thread is switched in on its CPU        sched_switch(next=thread)
+ *   fn        the function starts                         read in the function
+ *   done      the caller is being woken                   sched_waking(caller)
+ *   back      the caller is switched back in              sched_switch(next=caller)
+ *   return    the call has returned                       t1
+ *
+ * and logs the median of each step ("breakdown case=... call_wake=... ...").
+ * A step whose event did not happen (a local caller that never slept is
+ * not woken) counts as 0 and its time goes to the next step.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
@@ -29,6 +48,8 @@
 #include <linux/smp.h>
 #include <linux/stop_machine.h>
 #include <linux/timekeeping.h>
+#include <linux/topology.h>
+#include <linux/tracepoint.h>
 #include <linux/vmalloc.h>
 #include <linux/workqueue.h>
 #include <rmigration.h>
@@ -45,12 +66,35 @@ MODULE_PARM_DESC(target_cpu, "The remote CPU (default 1)");
 static char *label = "idle";
 module_param(label, charp, 0444);
 MODULE_PARM_DESC(label, "Label of this run in the output, e.g. idle or busy");
-static char *cases = "rstop_one_cpu,ipi,work_on_cpu,stop_machine";
+static char *cases = "rstop_one_cpu,stop_core,ipi,work_on_cpu,stop_machine";
 module_param(cases, charp, 0444);
 MODULE_PARM_DESC(cases, "Comma-separated cases to run");
+static unsigned int breakdown;
+module_param(breakdown, uint, 0444);
+MODULE_PARM_DESC(breakdown, "Round trips of the step breakdown per stopper case (default 0: none)");
+
+/* The steps of one round trip of the breakdown, in ns (0: did not happen). */
+enum { T_CALL, T_WAKE, T_IN, T_FN, T_DONE, T_BACK, T_RETURN, T_NR };
+static const char *const step_names[T_NR - 1] = {
+	"call_wake", "wake_in", "in_fn", "fn_done", "done_back", "back_return",
+};
+
+/*
+ * The round trip being broken down, written by the measuring thread and
+ * read by the probes on any CPU; NULL outside one.
+ */
+static u64 *bd_cur;
+static struct task_struct *bd_caller;
+/* The stopper thread that ran the last function: set by the function. */
+static struct task_struct *bd_thread;
 
 static int noop(void *arg)
 {
+	u64 *t = READ_ONCE(bd_cur);
+
+	WRITE_ONCE(bd_thread, current);
+	if (t)
+		t[T_FN] = ktime_get_ns();
 	return 0;
 }
 
@@ -78,6 +122,16 @@ static int run_work_on_cpu(unsigned int cpu)
 	return work_on_cpu(cpu, noop_long, NULL);
 }
 
+static int run_stop_core(unsigned int cpu)
+{
+	int ret;
+
+	cpus_read_lock();
+	ret = stop_core_cpuslocked(cpu, noop, NULL);
+	cpus_read_unlock();
+	return ret;
+}
+
 static int run_stop_machine(unsigned int cpu)
 {
 	return stop_machine(noop, NULL, cpumask_of(cpu));
@@ -88,6 +142,7 @@ static const struct {
 	int (*run)(unsigned int cpu);
 } all_cases[] = {
 	{ "rstop_one_cpu", run_rstop },
+	{ "stop_core", run_stop_core },
 	{ "ipi", run_ipi },
 	{ "work_on_cpu", run_work_on_cpu },
 	{ "stop_machine", run_stop_machine },
@@ -133,6 +188,125 @@ static void bench_case(int c, int t, unsigned int cpu)
 		samples[iters - 1]);
 }
 
+/* Probes on the scheduler's tracepoints, for the breakdown. */
+static void probe_waking(void *data, struct task_struct *p)
+{
+	u64 *t = READ_ONCE(bd_cur);
+
+	if (!t)
+		return;
+	if (p == READ_ONCE(bd_thread) && !t[T_WAKE])
+		t[T_WAKE] = ktime_get_ns();
+	else if (p == bd_caller && t[T_FN] && !t[T_DONE])
+		t[T_DONE] = ktime_get_ns();
+}
+
+static void probe_switch(void *data, bool preempt, struct task_struct *prev,
+			 struct task_struct *next, unsigned int prev_state)
+{
+	u64 *t = READ_ONCE(bd_cur);
+
+	if (!t)
+		return;
+	if (next == READ_ONCE(bd_thread) && !t[T_IN])
+		t[T_IN] = ktime_get_ns();
+	else if (next == bd_caller && t[T_FN] && !t[T_BACK])
+		t[T_BACK] = ktime_get_ns();
+}
+
+static struct tracepoint *tp_waking, *tp_switch;
+
+static void find_tracepoint(struct tracepoint *tp, void *priv)
+{
+	if (!strcmp(tp->name, "sched_waking"))
+		tp_waking = tp;
+	else if (!strcmp(tp->name, "sched_switch"))
+		tp_switch = tp;
+}
+
+/* Median of step s (from the previous recorded time) over n round trips. */
+static u64 step_p50(u64 (*rt)[T_NR], unsigned int n, int s, u64 *scratch)
+{
+	unsigned int i;
+
+	for (i = 0; i < n; i++) {
+		int prev = s;
+		u64 end = rt[i][s + 1];
+
+		/* A step whose event did not happen ends at the next one. */
+		while (prev > T_CALL && !rt[i][prev])
+			prev--;
+		scratch[i] = end && end > rt[i][prev] ? end - rt[i][prev] : 0;
+	}
+	sort(scratch, n, sizeof(*scratch), cmp_u64, NULL);
+	return scratch[n / 2];
+}
+
+static void bench_breakdown(int c, int t, unsigned int cpu)
+{
+	u64 (*rt)[T_NR], *scratch, p50[T_NR - 1];
+	unsigned int i, n = breakdown;
+
+	rt = vcalloc(n, sizeof(*rt));
+	scratch = vmalloc_array(n, sizeof(*scratch));
+	if (!rt || !scratch)
+		goto out;
+	for (i = 0; i < 10; i++)
+		all_cases[c].run(cpu);
+	for (i = 0; i < n; i++) {
+		rt[i][T_CALL] = ktime_get_ns();
+		WRITE_ONCE(bd_cur, rt[i]);
+		all_cases[c].run(cpu);
+		WRITE_ONCE(bd_cur, NULL);
+		rt[i][T_RETURN] = ktime_get_ns();
+	}
+	/* No probe may still be writing into rt when it is read. */
+	tracepoint_synchronize_unregister();
+	for (i = 0; i < T_NR - 1; i++)
+		p50[i] = step_p50(rt, n, i, scratch);
+	for (i = 0; i < n; i++)
+		scratch[i] = rt[i][T_RETURN] - rt[i][T_CALL];
+	sort(scratch, n, sizeof(*scratch), cmp_u64, NULL);
+	pr_info("breakdown case=%s target=%s label=%s n=%u %s=%llu %s=%llu %s=%llu %s=%llu %s=%llu %s=%llu total=%llu\n",
+		all_cases[c].name, targets[t], label, n,
+		step_names[0], p50[0], step_names[1], p50[1], step_names[2], p50[2],
+		step_names[3], p50[3], step_names[4], p50[4], step_names[5], p50[5],
+		scratch[n / 2]);
+out:
+	vfree(scratch);
+	vfree(rt);
+}
+
+/* The breakdown of the stopper cases: the probes are on only meanwhile. */
+static void bench_breakdowns(void)
+{
+	unsigned int c;
+
+	for_each_kernel_tracepoint(find_tracepoint, NULL);
+	if (!tp_waking || !tp_switch) {
+		pr_info("breakdown: no sched_waking/sched_switch tracepoints in this kernel\n");
+		return;
+	}
+	if (tracepoint_probe_register(tp_waking, probe_waking, NULL))
+		return;
+	if (tracepoint_probe_register(tp_switch, probe_switch, NULL)) {
+		tracepoint_probe_unregister(tp_waking, probe_waking, NULL);
+		return;
+	}
+	bd_caller = current;
+	for (c = 0; c < ARRAY_SIZE(all_cases); c++) {
+		if (all_cases[c].run != run_rstop && all_cases[c].run != run_stop_core)
+			continue;
+		if (!strstr(cases, all_cases[c].name))
+			continue;
+		bench_breakdown(c, 0, target_cpu);
+		bench_breakdown(c, 1, caller_cpu);
+	}
+	tracepoint_probe_unregister(tp_switch, probe_switch, NULL);
+	tracepoint_probe_unregister(tp_waking, probe_waking, NULL);
+	tracepoint_synchronize_unregister();
+}
+
 static struct completion bench_done;
 
 static int samples_show(struct seq_file *m, void *v)
@@ -161,6 +335,8 @@ static int bench_thread(void *arg)
 		bench_case(c, 0, target_cpu);
 		bench_case(c, 1, caller_cpu);
 	}
+	if (breakdown)
+		bench_breakdowns();
 	complete(&bench_done);
 	/* Exit only through kthread_stop(): the module text must outlive us. */
 	while (!kthread_should_stop()) {
@@ -179,6 +355,9 @@ static int __init rmigration_bench_init(void)
 	if (!iters || caller_cpu >= nr_cpu_ids || target_cpu >= nr_cpu_ids ||
 	    !cpu_online(caller_cpu) || !cpu_online(target_cpu))
 		return -EINVAL;
+	pr_info("smt siblings: caller CPU %u: %u, target CPU %u: %u (stop_core stops exactly one CPU only if 1)\n",
+		caller_cpu, cpumask_weight(cpu_smt_mask(caller_cpu)),
+		target_cpu, cpumask_weight(cpu_smt_mask(target_cpu)));
 	all = vmalloc_array(ARRAY_SIZE(all_cases) * 2 * (size_t)iters, sizeof(*all));
 	if (!all)
 		return -ENOMEM;
@@ -205,4 +384,4 @@ static void __exit rmigration_bench_exit(void)
 module_init(rmigration_bench_init);
 module_exit(rmigration_bench_exit);
 MODULE_LICENSE("GPL");
-MODULE_DESCRIPTION("Latency of rmigration against IPIs, work_on_cpu and stop_machine");
+MODULE_DESCRIPTION("Latency of rmigration against the kernel's stopper, IPIs, work_on_cpu and stop_machine");
