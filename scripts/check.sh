@@ -12,8 +12,17 @@
 #
 # RMIGRATION_DEBUG=0 skips the debug kernel; with KDIR set it is skipped too
 # (your tree is the main kernel).
+#
+# Each VM's output and kernel console go to out/check-KERNEL-DATE-PID.log
+# and out/console-check-KERNEL-DATE-PID.log (out/check-KERNEL.log and
+# out/console-check-KERNEL.log link to the latest; see scripts/vm.sh); a
+# kernel report in the console (tests/kernel-reports), even one
+# printed after the tests, is a failure. RMIGRATION_VM_TIMEOUT (1500 s) is
+# each VM's time limit. RMIGRATION_HANG=1 with the test rmigration_hang.sh
+# hangs a guest on purpose (see that test).
 set -uo pipefail
 . "$(dirname "$0")/env.sh"
+. "$TOP/scripts/harness.sh"
 
 out=$TOP/out
 mkdir -p "$out"
@@ -35,7 +44,7 @@ count() {
 }
 
 start=$(date +%s)
-if ! kdir=$("$TOP/scripts/kernel.sh"); then
+if ! kdir=$(progress "building the main test kernel" "$TOP/scripts/kernel.sh"); then
 	echo "not ok the test kernel could not be built"
 	failed=1
 	summary
@@ -46,15 +55,32 @@ if ! "$TOP/scripts/build.sh"; then
 	summary
 fi
 
-# vm LOG CPUS COMMAND: runs the guest side of the suite and counts it.
+# vm NAME CPUS COMMAND: runs the guest side of the suite on kernel NAME
+# (main, debug) and counts it: its KTAP results, a VM that did not finish,
+# and kernel reports in its console.
 vm() {
-	local log=$1 rc
-	"$TOP/scripts/vm.sh" "$kdir" "$2" "${RMIGRATION_VM_TIMEOUT:-1500}" "$3" |
-		tr -d '\r' | tee "$log"
+	local name=$1 log console rc reports limit=${RMIGRATION_VM_TIMEOUT:-1500}
+	log=$(run_file "check-$name")
+	console=$(run_file "console-check-$name")
+	log "$name kernel: booting a $2-vCPU VM for ${3##*runner.sh }"
+	VM_NAME=check-$name VM_CONSOLE=$console "$TOP/scripts/vm.sh" "$kdir" "$2" "$limit" "$3" |
+		tee "$log"
 	rc=${PIPESTATUS[0]}
 	count "$log"
-	if ! grep -q '^# rmigration-runner: end' "$log"; then
-		echo "not ok the VM did not finish the suite (vng exit status $rc; log: $log)"
+	if [ "$rc" = 124 ]; then
+		echo "not ok the $name kernel VM did not finish within $limit s: stopped (guest console: $console)"
+		failed=$((failed + 1))
+	elif ! grep -q '^# rmigration-runner: end' "$log"; then
+		echo "not ok the $name kernel VM did not finish the suite (vng exit status $rc; log: $log; guest console: $console)"
+		failed=$((failed + 1))
+	fi
+	reports=$(console_reports "$console")
+	if [ -z "$reports" ]; then
+		echo "ok no kernel report in the $name kernel's console"
+		passed=$((passed + 1))
+	else
+		echo "not ok kernel reports in the $name kernel's console ($console):"
+		head -n 5 <<<"$reports" | sed 's/^/# /'
 		failed=$((failed + 1))
 	fi
 }
@@ -62,17 +88,18 @@ vm() {
 MAIN_TESTS="rmigration_threads.sh rmigration_stopper.sh rmigration_migrate.sh rmigration_fuzz.sh rmigration_bench_smoke.sh"
 DEBUG_TESTS="rmigration_torture.sh rmigration_fuzz.sh rmigration_stopper.sh"
 
-vm "$out/check-main.log" 4 "KDIR=$kdir tests/runner.sh ${*:-$MAIN_TESTS}"
+vm main 4 "KDIR=$kdir RMIGRATION_HANG=${RMIGRATION_HANG:-0} tests/runner.sh ${*:-$MAIN_TESTS}"
 log "main kernel suites finished after $(( $(date +%s) - start )) s"
 
 if [ $# -eq 0 ] && [ -z "${KDIR:-}" ] && [ "${RMIGRATION_DEBUG:-1}" = 1 ]; then
-	if ! dkdir=$("$TOP/scripts/kernel.sh" debug) || ! dmod=$("$TOP/scripts/build.sh" debug); then
+	if ! dkdir=$(progress "building the debug test kernel" "$TOP/scripts/kernel.sh" debug) ||
+	   ! dmod=$(progress "building the module for the debug kernel" "$TOP/scripts/build.sh" debug); then
 		echo "not ok the debug kernel or its module could not be built"
 		failed=$((failed + 1))
 		summary
 	fi
 	kdir=$dkdir
-	vm "$out/check-debug.log" 4 "KDIR=$dkdir RMIGRATION_KO=$dmod/rmigration.ko \
+	vm debug 4 "KDIR=$dkdir RMIGRATION_KO=$dmod/rmigration.ko \
 		RMIGRATION_CLIENT_KO=$dmod/tests/modules/rmigration_client/rmigration_client.ko \
 		TORTURE_SECONDS=${TORTURE_SECONDS:-90} FUZZ_SECONDS=${FUZZ_SECONDS:-20} \
 		tests/runner.sh $DEBUG_TESTS"

@@ -4,23 +4,35 @@
 # make torture: the long torture run on the debug kernel (KASAN, lockdep,
 # kmemleak, ...): until 200 hotplug cycles, 50 reloads and 10,000
 # migrations are done, or TORTURE_SECONDS (3600) have passed. Prints its
-# figures and ends with "N passed, N failed, N skipped".
+# figures and ends with "N passed, N failed, N skipped". The output goes to
+# out/torture-DATE-PID.log, the guest's kernel console to
+# out/console-torture-DATE-PID.log (see scripts/vm.sh); a kernel report in
+# the console is a failure.
 set -uo pipefail
 . "$(dirname "$0")/env.sh"
+. "$TOP/scripts/harness.sh"
 
-mkdir -p "$TOP/out"
-dkdir=$("$TOP/scripts/kernel.sh" debug) || exit 1
-dmod=$("$TOP/scripts/build.sh" debug) || exit 1
+dkdir=$(progress "building the debug test kernel" "$TOP/scripts/kernel.sh" debug) || exit 1
+dmod=$(progress "building the module for the debug kernel" "$TOP/scripts/build.sh" debug) || exit 1
 limit=${TORTURE_SECONDS:-3600}
-"$TOP/scripts/vm.sh" "$dkdir" "${CPUS:-4}" $((limit + 900)) \
+log=$(run_file torture)
+console=$(run_file console-torture)
+VM_NAME=torture VM_CONSOLE=$console "$TOP/scripts/vm.sh" "$dkdir" "${CPUS:-4}" $((limit + 900)) \
 	"KDIR=$dkdir RMIGRATION_KO=$dmod/rmigration.ko RMIGRATION_TEST_TIMEOUT=$((limit + 600)) \
 	 TORTURE_SECONDS=$limit TORTURE_HOTPLUG=${TORTURE_HOTPLUG:-200} \
 	 TORTURE_RELOADS=${TORTURE_RELOADS:-50} TORTURE_MIGRATIONS=${TORTURE_MIGRATIONS:-10000} \
 	 TORTURE_RELOAD_S=${TORTURE_RELOAD_S:-1} tests/runner.sh rmigration_torture.sh" |
-	tr -d '\r' | tee "$TOP/out/torture.log"
-p=$(grep -cE '^ok ' "$TOP/out/torture.log")
-s=$(grep -cE '^ok .*# SKIP' "$TOP/out/torture.log")
-f=$(grep -cE '^not ok ' "$TOP/out/torture.log")
-grep -q '^# rmigration-runner: end' "$TOP/out/torture.log" || f=$((f + 1))
+	tee "$log"
+p=$(grep -cE '^ok ' "$log")
+s=$(grep -cE '^ok .*# SKIP' "$log")
+f=$(grep -cE '^not ok ' "$log")
+if ! grep -q '^# rmigration-runner: end' "$log"; then
+	echo "not ok the VM did not finish the torture run (guest console: $console)"
+	f=$((f + 1))
+fi
+if [ -n "$(console_reports "$console")" ]; then
+	echo "not ok kernel reports in the guest console ($console)"
+	f=$((f + 1))
+fi
 echo "$((p - s)) passed, $f failed, $s skipped"
 [ "$f" = 0 ]

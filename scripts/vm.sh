@@ -4,29 +4,180 @@
 # Boots a kernel tree in a virtme-ng VM under QEMU TCG and runs a command in
 # it as root; prints what the command prints and returns its exit status.
 #
-#   scripts/vm.sh KDIR CPUS TIMEOUT COMMAND
+#   [VM_NAME=NAME] [VM_CONSOLE=FILE] scripts/vm.sh KDIR CPUS TIMEOUT COMMAND
 #
 # The guest sees the host's / read-only over 9p (so the module and the tests
-# are used from this checkout) with throw-away writable /tmp. A guest that
-# has not finished after TIMEOUT seconds is killed: exit status 124.
+# are used from this checkout) with throw-away writable /tmp.
+#
+# The guest's kernel console goes to FILE, by default a new
+# out/console-NAME-DATE-PID.log (NAME: VM_NAME, default vm-CPUSvcpus;
+# out/console-NAME.log links to the latest), apart from the output: every
+# message, with the host's time and the guest's; its path is printed at
+# start. After a
+# minute without output, a line says the VM still runs and what its
+# console said last. A guest that has not finished after TIMEOUT seconds
+# is stopped, and the exit status is 124:
+#  - a quarter of TIMEOUT (at most 60 s) before, a watchdog in the guest
+#    (scripts/vm-guest.sh) writes the running test and the tasks' kernel
+#    stacks to the console;
+#  - at TIMEOUT, the host adds each vCPU's state from QEMU's monitor to the
+#    console, then injects an NMI: the guest kernel panics, printing its
+#    tasks and held locks, and QEMU exits;
+#  - the guest's last 30 console lines before those dumps, the blocked
+#    tasks and the console's path are printed.
+# At the end, kernel reports found in the console (tests/kernel-reports)
+# are printed; the caller decides what they mean (scripts/check.sh counts
+# them as a failure).
 # /dev/kvm exists on some machines without working (guests hang), so KVM is
 # used only with RMIGRATION_KVM=1.
 set -euo pipefail
 . "$(dirname "$0")/env.sh"
+. "$TOP/scripts/harness.sh"
 
 [ $# -eq 4 ] || die "usage: $0 KDIR CPUS TIMEOUT COMMAND"
 kdir=$1 cpus=$2 limit=$3 cmd=$4
+name=${VM_NAME:-vm-${cpus}vcpus}
+console=${VM_CONSOLE:-$(run_file "console-$name")}
 
 kvm=(--disable-kvm)
 [ "${RMIGRATION_KVM:-0}" = 1 ] && kvm=()
 
-# vng needs a terminal-less stdin; QEMU reopens stdout by path, so its output
-# goes through a pipe, never straight into a file.
+tmp=$(mktemp -d /tmp/rmigration-vm.XXXXXX)
+watcher=
+cleanup() {
+	[ -z "$watcher" ] || kill "$watcher" 2>/dev/null || true
+	rm -rf "$tmp"
+}
+trap cleanup EXIT
+
+start=$(date +%s)
+deadline=$((start + limit))
+margin=$((limit / 4 < 60 ? limit / 4 : 60))
+echo "$start" > "$tmp/last-output"
+
+# host_note TEXT: a line of the host's in the console.
+host_note() { printf '[host] %s (%s)\n' "$*" "$(date +%T)" >> "$console"; }
+
+printf '[host] VM %s: %s, %s vCPUs, timeout %s s, started %s\n' \
+	"$name" "$kdir" "$cpus" "$limit" "$(date '+%F %T %Z')" > "$console"
+log "VM $name: $cpus vCPUs, timeout $limit s; guest console: $console"
+
+monitor() {
+	"$VENV/bin/python3" "$TOP/scripts/qemu-monitor.py" "$tmp/monitor.sock" \
+		"$kdir/System.map" "$@" 2>&1
+}
+
+qemu_pid() {
+	local pid comm
+	read -r pid 2>/dev/null < "$tmp/qemu.pid" || return 1
+	read -r comm 2>/dev/null < "/proc/$pid/comm" || return 1
+	[[ $comm == qemu* ]] && echo "$pid"
+}
+
+# At the deadline: what QEMU can tell of a guest that may be too stuck to
+# tell anything, then an NMI (unknown_nmi_panic: the guest panics and
+# prints panic_sys_info), then QEMU is stopped if it has not exited.
+on_timeout() {
+	local state pid i
+	touch "$tmp/timed-out"
+	log "VM $name: no result after $limit s: stopping it"
+	if ! grep -q 'rmigration-vm: watchdog: dump done' "$console"; then
+		log "the guest's watchdog did not finish its dump: the guest is too stuck to run it, or never got that far"
+		host_note "the guest's watchdog did not finish its dump"
+	fi
+	host_note "vCPU state from QEMU's monitor"
+	state=$(monitor vcpus "info registers -a")
+	printf '%s\n' "$state" >> "$console"
+	log "vCPUs, from QEMU's monitor:"
+	sed -n '/^(qemu) vcpus/,/^(qemu) /p' <<<"$state" | grep -v '^(qemu) ' |
+		while IFS= read -r l; do log "  $l"; done
+	host_note "${CONSOLE_NMI_MARK#\[host\] }: the guest kernel panics and prints its tasks and held locks"
+	monitor nmi >> "$console"
+	for ((i = 0; i < 60; i++)); do
+		pid=$(qemu_pid) || break
+		sleep 1
+	done
+	if pid=$(qemu_pid); then
+		host_note "no panic within 60 s of the NMI: stopping QEMU"
+		kill "$pid"
+	fi
+}
+
+# Progress and deadline, beside the VM.
+watch() {
+	local now last
+	while sleep 1; do
+		[ -e "$tmp/done" ] && return
+		now=$(date +%s)
+		if [ "$now" -ge "$deadline" ]; then
+			on_timeout
+			return
+		fi
+		read -r last < "$tmp/last-output" || last=$now
+		if [ $((now - last)) -ge 60 ]; then
+			log "VM $name: $((now - start)) s of $limit, no output for $((now - last)) s; console: $(tail -n 20 "$console" | awk 'NF > 3' | tail -n 1 | tr -cd '[:print:]' | cut -c1-110)"
+			echo "$now" > "$tmp/last-output"
+		fi
+	done
+}
+
+# vng prints \r\n: lines are passed on one by one, without the \r, as they
+# come (no buffering), and their time noted for watch.
+relay() {
+	local line
+	while IFS= read -r line || [ -n "$line" ]; do
+		printf '%s\n' "${line%$'\r'}"
+		printf '%(%s)T\n' -1 > "$tmp/last-output"
+	done
+}
+
+watch &
+watcher=$!
+
+# The console: vng --verbose sends it to its stderr (and not to /dev/null),
+# with every message (ignore_loglevel) and /dev/kmsg writes not rate-limited
+# for the watchdog; each line gets the host's time. The command's own
+# stderr goes to its stdout (vm-guest.sh). The command is base64-encoded:
+# it may hold any character. vng needs a terminal-less stdin; QEMU reopens
+# stdout by path, so its output goes through a pipe, never straight into a
+# file. timeout is the last resort should on_timeout itself get stuck.
 set +e
-timeout -k 15 "$limit" "$VNG" --run "$kdir" "${kvm[@]}" --force-9p \
-	--cpus "$cpus" --memory 2G --user root --cwd "$TOP" \
-	--exec "$cmd" </dev/null 2>&1 | cat
+timeout -k 10 $((limit + 150)) "$VNG" --run "$kdir" "${kvm[@]}" --force-9p \
+	--cpus "$cpus" --memory 2G --user root --cwd "$TOP" --verbose \
+	--append "ignore_loglevel printk.devkmsg=on unknown_nmi_panic panic_sys_info=tasks,locks" \
+	--exec "$TOP/scripts/vm-guest.sh $deadline $limit $margin $(printf %s "$cmd" | base64 -w0)" \
+	--qemu-opts="-monitor unix:$tmp/monitor.sock,server=on,wait=off -pidfile $tmp/qemu.pid" \
+	</dev/null 2> >(perl -MPOSIX -ne 'BEGIN { $| = 1 } s/\r//g; print strftime("%T ", localtime), $_' >> "$console") |
+	relay
 rc=${PIPESTATUS[0]}
 set -e
-[ "$rc" = 124 ] && log "the VM did not finish within $limit s: killed"
+touch "$tmp/done"
+wait "$watcher" || true
+watcher=
+wait $! 2>/dev/null || true	# the console's last lines
+
+if [ -e "$tmp/timed-out" ]; then
+	rc=124
+	# What the guest printed last by itself, before the dumps; then the
+	# blocked tasks from the watchdog's dump.
+	cut=$(grep -nE -m1 'rmigration-vm: watchdog: the host stops|^\[host\] (the guest|vCPU)' "$console" | cut -d: -f1)
+	log "the last 30 lines of the guest console before the dumps:"
+	head -n "$(( ${cut:-0} > 1 ? cut - 1 : $(wc -l < "$console") ))" "$console" | tail -n 30 | sed 's/^/  | /' >&2
+	if grep -q 'rmigration-vm: watchdog: blocked' "$console"; then
+		log "blocked tasks, from the guest's watchdog:"
+		sed -n '/rmigration-vm: watchdog: blocked/,/rmigration-vm: watchdog: all tasks/p' "$console" |
+			head -n 40 | sed 's/^/  | /' >&2
+	fi
+	log "VM $name did not finish within $limit s; the whole guest console: $console"
+elif [ "$rc" = 255 ] || ! grep -q 'rmigration-vm: .* running: ' "$console"; then
+	# A panic, or the command never started (QEMU or vng failed).
+	log "VM $name ended with status $rc; the last 30 lines of the guest console:"
+	tail -n 30 "$console" | sed 's/^/  | /' >&2
+	log "the whole guest console: $console"
+fi
+reports=$(console_reports "$console")
+if [ -n "$reports" ]; then
+	log "kernel reports in the guest console ($console):"
+	head -n 10 <<<"$reports" | sed 's/^/  | /' >&2
+fi
 exit "$rc"
