@@ -12,6 +12,7 @@
 #include <linux/percpu.h>
 #include <linux/pid.h>
 #include <linux/sched.h>
+#include <linux/sched/clock.h>
 #include <linux/seq_file.h>
 #include <linux/uaccess.h>
 #include <uapi/linux/sched/types.h>
@@ -41,6 +42,24 @@ MODULE_PARM_DESC(trace, "Print one line per step of every work to the kernel log
 bool rmigration_trace_enabled(void)
 {
 	return READ_ONCE(trace);
+}
+
+u64 rmigration_clock_ns(void)
+{
+	return local_clock();
+}
+
+/* The state read of a waiter spinning on the thread, as mutex spinners do. */
+bool rmigration_task_runnable(struct task_struct *p)
+{
+	unsigned int state = READ_ONCE(p->__state);
+
+	return state == TASK_RUNNING || state == TASK_WAKING;
+}
+
+bool rmigration_need_resched(void)
+{
+	return need_resched();
 }
 
 /* struct sched_attr is not in the kernel crate's bindings. */

@@ -24,6 +24,15 @@ struct task_struct *rmigration_thread_on(unsigned int cpu);
 /* The "trace" module parameter. */
 bool rmigration_trace_enabled(void);
 
+/* local_clock(), for latency figures. */
+u64 rmigration_clock_ns(void);
+
+/* Whether @p is woken or running (TASK_WAKING or TASK_RUNNING). */
+bool rmigration_task_runnable(struct task_struct *p);
+
+/* need_resched() of the current task. */
+bool rmigration_need_resched(void);
+
 /* SCHED_FIFO at MAX_RT_PRIO - 1, the highest priority a module can give. */
 int rmigration_set_fifo_max(struct task_struct *p);
 

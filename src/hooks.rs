@@ -338,21 +338,21 @@ fn show_stats(m: &SeqFile) {
         let Some(s) = stopper::stopper(cpu) else {
             continue;
         };
-        let st = s.stats();
-        let run = st.run.load(Relaxed);
-        let avg = st.latency_sum.load(Relaxed).checked_div(run).unwrap_or(0);
+        let snap = s.snapshot();
+        let st = snap.stats;
+        let avg = st.latency_sum.checked_div(st.run).unwrap_or(0);
         seq_print!(
             m,
             "{:<3} {:<8} {:>6} {:>9} {:>9} {:>9} {:>9} ",
             cpu.as_u32(),
-            if s.enabled() { "enabled" } else { "disabled" },
-            st.queued.load(Relaxed),
-            run,
-            st.enoent.load(Relaxed),
+            if snap.enabled { "enabled" } else { "disabled" },
+            st.queued,
+            st.run,
+            st.enoent,
             avg,
-            st.latency_max.load(Relaxed)
+            st.latency_max
         );
-        match s.running() {
+        match snap.running {
             Some(r) => seq_print!(m, "{}\n", trace::Work(&r)),
             None => seq_print!(m, "-\n"),
         }

@@ -32,6 +32,50 @@ pub(crate) fn now_ns() -> u64 {
     u64::try_from(ns).unwrap_or(0)
 }
 
+/// A cheap clock in ns for latency figures (`local_clock()`): per CPU,
+/// but kept in step across CPUs well enough for a figure.
+pub(crate) fn clock_ns() -> u64 {
+    // SAFETY: `local_clock()` may be called from any context.
+    unsafe { ffi_bindings::rmigration_clock_ns() }
+}
+
+/// How long [`spin_while_thread_runs`] spins at most, in ns.
+const SPIN_MAX_NS: u64 = 500_000;
+
+/// Spins until `done()` while the `rmigration/N` thread of `cpu` is woken
+/// or running, this CPU is not `cpu` and nothing else needs it, for at
+/// most [`SPIN_MAX_NS`]; returns `done()`.
+///
+/// Gives up at once when the thread sleeps (a work that blocks), when a
+/// task of this CPU needs it (`need_resched()`), or when the caller finds
+/// itself on `cpu`, where spinning would keep the thread off its CPU. The
+/// caller stays preemptible throughout.
+pub(crate) fn spin_while_thread_runs(cpu: CpuId, done: impl Fn() -> bool) -> bool {
+    // SAFETY: Reads a per-CPU pointer of a possible CPU.
+    let task = unsafe { ffi_bindings::rmigration_thread_on(cpu.into()) };
+    let start = clock_ns();
+    let mut spins = 0u32;
+    loop {
+        if done() {
+            return true;
+        }
+        // SAFETY: smpboot holds a reference on its threads until they are
+        // unregistered, which no synchronous caller can overlap (see
+        // `stopper::stopper()`); `need_resched()` reads the current task.
+        let runs = !task.is_null()
+            && unsafe { ffi_bindings::rmigration_task_runnable(task) }
+            && !unsafe { ffi_bindings::rmigration_need_resched() };
+        if !runs || CpuId::current() == cpu {
+            return false;
+        }
+        spins = spins.wrapping_add(1);
+        if spins % 64 == 0 && clock_ns().saturating_sub(start) > SPIN_MAX_NS {
+            return false;
+        }
+        core::hint::spin_loop();
+    }
+}
+
 /// Makes `task` `SCHED_FIFO` at `MAX_RT_PRIO - 1`.
 pub(crate) fn set_fifo_max(task: &Task) -> Result {
     // SAFETY: `task` is a valid task for the duration of the call.

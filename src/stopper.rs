@@ -69,6 +69,10 @@ struct StopperInner {
     enabled: bool,
     /// The work running now, for diagnostics.
     running: Option<Running>,
+    /// The id of the next work queued here.
+    next_id: u64,
+    /// The counters.
+    stats: Stats,
 }
 
 /// What a stopper is running, for diagnostics (`print_stop_info()`).
@@ -85,62 +89,99 @@ pub(crate) struct Running {
 }
 
 /// Counters of one stopper, shown in debugfs.
+#[derive(Clone, Copy, Default)]
 pub(crate) struct Stats {
     /// Works queued.
-    pub(crate) queued: Atomic<u64>,
+    pub(crate) queued: u64,
     /// Works run.
-    pub(crate) run: Atomic<u64>,
+    pub(crate) run: u64,
     /// Works refused with `ENOENT`, their CPU being offline.
-    pub(crate) enoent: Atomic<u64>,
+    pub(crate) enoent: u64,
     /// Sum of the queue-to-done latencies of the works run, in ns.
-    pub(crate) latency_sum: Atomic<u64>,
+    pub(crate) latency_sum: u64,
     /// Largest queue-to-done latency, in ns.
-    pub(crate) latency_max: Atomic<u64>,
+    pub(crate) latency_max: u64,
+}
+
+/// A consistent view of one stopper, for debugfs.
+pub(crate) struct Snapshot {
+    /// Whether works may be queued.
+    pub(crate) enabled: bool,
+    /// The work running now, if any.
+    pub(crate) running: Option<Running>,
+    /// The counters.
+    pub(crate) stats: Stats,
 }
 
 /// The stopper of one CPU (`struct cpu_stopper`).
+///
+/// # Invariants
+///
+/// `pending` is `true` exactly when the list of works is not empty; it is
+/// only written with the lock held.
 #[pin_data]
 pub(crate) struct Stopper {
     cpu: CpuId,
     #[pin]
     inner: SpinLockIrq<StopperInner>,
-    stats: Stats,
+    /// Whether works are queued, readable without the lock (`should_run`).
+    pending: Atomic<bool>,
 }
 
 /// The completion record of a waiting caller (`struct cpu_stop_done`).
 #[pin_data]
 struct Done {
     ret: Atomic<i32>,
+    /// Set once `ret` is, before `completion` is completed: a caller may spin
+    /// on it, but must still wait for `completion` before `Done` goes away.
+    finished: Atomic<bool>,
     #[pin]
     completion: Completion,
-}
-
-impl Stats {
-    const fn new() -> Self {
-        Self {
-            queued: Atomic::new(0),
-            run: Atomic::new(0),
-            enoent: Atomic::new(0),
-            latency_sum: Atomic::new(0),
-            latency_max: Atomic::new(0),
-        }
-    }
 }
 
 impl Done {
     fn new() -> impl PinInit<Self> {
         pin_init!(Self {
             ret: Atomic::new(0),
+            finished: Atomic::new(false),
             completion <- Completion::new(),
         })
     }
-}
 
-/// Source of work ids, for traces.
-static NEXT_ID: Atomic<u64> = Atomic::new(1);
+    /// Hands `ret` to the caller and wakes it (`cpu_stop_signal_done()`).
+    ///
+    /// # Safety
+    ///
+    /// `done` must point at the `Done` of a caller waiting in
+    /// [`Done::wait`]; it is not touched after this call.
+    unsafe fn signal(done: *mut rmigration_done, ret: c_int) {
+        // SAFETY: A waiting caller keeps its `Done` alive until `completion`
+        // is completed (safety requirements).
+        let done = unsafe { &*done.cast::<Done>() };
+        done.ret.store(ret, Relaxed);
+        done.finished.store(true, Release);
+        done.completion.complete_all();
+    }
+
+    /// Waits until the work is done on `cpu` and returns its result.
+    ///
+    /// While the thread of `cpu` is woken or running (it runs our work, or
+    /// works queued before it), and nothing else wants this CPU, the
+    /// caller spins instead of sleeping, as a mutex waiter spins while the
+    /// owner runs: a short work then costs no sleep and no wake-up IPI to
+    /// this CPU. Never when `cpu` is this CPU: the thread runs here.
+    fn wait(&self, cpu: CpuId) -> c_int {
+        sched::spin_while_thread_runs(cpu, || self.finished.load(Acquire));
+        // Even when `finished` is set, wait for `complete_all()` to be
+        // done with `completion` before it goes away with our stack.
+        self.completion.wait_for_completion();
+        self.ret.load(Relaxed)
+    }
+}
 
 impl Stopper {
     fn new(cpu: CpuId) -> impl PinInit<Self> {
+        // INVARIANT: The list is empty and `pending` false.
         pin_init!(Self {
             cpu,
             inner <- new_spinlock_irq!(
@@ -148,31 +189,31 @@ impl Stopper {
                     works: WorkList::new(),
                     enabled: false,
                     running: None,
+                    next_id: 1,
+                    stats: Stats::default(),
                 },
                 "rmigration_stopper"
             ),
-            stats: Stats::new(),
+            pending: Atomic::new(false),
         })
     }
 
-    /// The counters of this stopper.
-    pub(crate) fn stats(&self) -> &Stats {
-        &self.stats
-    }
-
-    /// Whether works may be queued: the CPU is online and its thread active.
-    pub(crate) fn enabled(&self) -> bool {
-        self.inner.lock().enabled
-    }
-
-    /// The work running now, if any.
-    pub(crate) fn running(&self) -> Option<Running> {
-        self.inner.lock().running
+    /// A consistent view of this stopper: state, running work, counters.
+    pub(crate) fn snapshot(&self) -> Snapshot {
+        let inner = self.inner.lock();
+        Snapshot {
+            enabled: inner.enabled,
+            running: inner.running,
+            stats: inner.stats,
+        }
     }
 
     /// Queues `work` and wakes the thread (`cpu_stop_queue_work()`).
     ///
     /// Returns `false`, leaving `work` alone, if the stopper is disabled.
+    /// The thread is woken only if the list was empty: otherwise the
+    /// queuer that made it non-empty has woken it, or will, and the
+    /// thread runs the list until it is empty.
     ///
     /// # Safety
     ///
@@ -180,81 +221,99 @@ impl Stopper {
     /// its function starts running.
     unsafe fn queue(&self, work: *mut rmigration_work) -> bool {
         // SAFETY: `work` is valid and still ours (safety requirements).
-        let id = unsafe {
-            (*work).id = NEXT_ID.fetch_add(1, Relaxed);
-            (*work).queued_ns = sched::now_ns();
-            (*work).id
-        };
+        unsafe { (*work).queued_ns = sched::clock_ns() };
         let mut inner = self.inner.lock();
+        let id = inner.next_id;
+        inner.next_id += 1;
+        // SAFETY: `work` is still ours (safety requirements).
+        unsafe { (*work).id = id };
         let enabled = inner.enabled;
+        let mut wake = false;
         if enabled {
+            wake = inner.works.is_empty();
             // SAFETY: The caller keeps `work` valid until it runs.
             unsafe { inner.works.push_back(work) };
+            // INVARIANT: The list is not empty; the lock is held.
+            self.pending.store(true, Relaxed);
+            inner.stats.queued += 1;
+        } else {
+            inner.stats.enoent += 1;
         }
         drop(inner);
 
         if enabled {
-            self.stats.queued.add(1, Relaxed);
             trace::queued(self.cpu, id);
-            // The thread cannot go away under us: threads are only stopped
-            // at module unload, when nobody queues any more.
-            trace::waking(self.cpu, id);
-            sched::wake_thread(self.cpu);
+            trace::waking(self.cpu, id, wake);
         } else {
-            self.stats.enoent.add(1, Relaxed);
             trace::refused(self.cpu, id);
+        }
+        // The thread cannot go away under us: threads are only stopped at
+        // module unload, when nobody queues any more. A set `pending` is
+        // seen by the thread before it sleeps, or the wake-up finds it asleep.
+        if wake {
+            sched::wake_thread(self.cpu);
         }
         enabled
     }
 
-    /// Runs one work off the head of the list, if any; returns whether it did.
-    fn run_one(&self) -> bool {
-        let mut inner = self.inner.lock();
-        let Some(work) = inner.works.pop_front() else {
-            return false;
-        };
-        // SAFETY: The queuer keeps `work` untouched until its function starts:
-        // read all we need now.
-        let (func, arg, done, queued_ns, running) = unsafe {
-            let w = &*work;
-            let running = Running {
-                id: w.id,
-                func: w.fn_.map_or(0, |f| f as usize),
-                caller: w.caller,
-                // SAFETY: Names are static C strings (`stop_one_cpu_with`).
-                name: (!w.name.is_null()).then(|| CStr::from_char_ptr(w.name)),
-            };
-            (w.fn_, w.arg, w.done, w.queued_ns, running)
-        };
-        let id = running.id;
-        inner.running = Some(running);
-        drop(inner);
-
-        trace::started(&running);
-        // SAFETY: The queuer vouched for `func(arg)` to be callable here.
-        let ret = func.map_or(0, |f| unsafe { f(arg) });
-        let ns = sched::now_ns().saturating_sub(queued_ns);
-
-        self.stats.run.add(1, Relaxed);
-        self.stats.latency_sum.add(ns, Relaxed);
-        let mut max = self.stats.latency_max.load(Relaxed);
-        while ns > max {
-            match self.stats.latency_max.cmpxchg(max, ns, Relaxed) {
-                Ok(_) => break,
-                Err(cur) => max = cur,
+    /// Runs the queued works, oldest first, until the list is empty
+    /// (`cpu_stopper_thread()`).
+    ///
+    /// One lock round trip per work: the one that takes a work off the list
+    /// also accounts for the work before it, whose caller is then signalled
+    /// after unlocking (its counters are right when it returns).
+    fn run_works(&self) {
+        // The work that just ran: its id, caller's `Done` and result.
+        let mut finished: Option<(u64, *mut rmigration_done, c_int, u64)> = None;
+        loop {
+            let mut inner = self.inner.lock();
+            if let Some((_, _, _, ns)) = finished {
+                inner.running = None;
+                let st = &mut inner.stats;
+                st.run += 1;
+                st.latency_sum += ns;
+                st.latency_max = st.latency_max.max(ns);
             }
-        }
-        self.inner.lock().running = None;
-        trace::done(self.cpu, id, ret, ns);
+            let next = inner.works.pop_front();
+            if inner.works.is_empty() {
+                // INVARIANT: The list is empty; the lock is held.
+                self.pending.store(false, Relaxed);
+            }
+            // SAFETY: The queuer keeps `work` untouched until its function
+            // starts: read all we need now.
+            let next = next.map(|work| unsafe {
+                let w = &*work;
+                let running = Running {
+                    id: w.id,
+                    func: w.fn_.map_or(0, |f| f as usize),
+                    caller: w.caller,
+                    // SAFETY: Names are static C strings (`stop_one_cpu_with`).
+                    name: (!w.name.is_null()).then(|| CStr::from_char_ptr(w.name)),
+                };
+                (w.fn_, w.arg, w.done, w.queued_ns, running)
+            });
+            if let Some((_, _, _, _, running)) = next {
+                inner.running = Some(running);
+            }
+            drop(inner);
 
-        if !done.is_null() {
-            // SAFETY: A waiting caller keeps its `Done` alive until it is
-            // completed; `work` and `done` must not be touched after this.
-            let done = unsafe { &*done.cast::<Done>() };
-            done.ret.store(ret, Relaxed);
-            done.completion.complete_all();
+            if let Some((id, done, ret, ns)) = finished.take() {
+                trace::done(self.cpu, id, ret, ns);
+                if !done.is_null() {
+                    // SAFETY: A synchronous caller waits for its `Done`;
+                    // neither it nor the work is touched after this.
+                    unsafe { Done::signal(done, ret) };
+                }
+            }
+            let Some((func, arg, done, queued_ns, running)) = next else {
+                return;
+            };
+            trace::started(&running);
+            // SAFETY: The queuer vouched for `func(arg)` to be callable here.
+            let ret = func.map_or(0, |f| unsafe { f(arg) });
+            let ns = sched::clock_ns().saturating_sub(queued_ns);
+            finished = Some((running.id, done, ret, ns));
         }
-        true
     }
 
     /// Enables or disables queueing; on disabling, runs what is queued.
@@ -262,7 +321,7 @@ impl Stopper {
         self.inner.lock().enabled = enabled;
         if !enabled {
             // Nobody can add works any more: drain the list on this CPU.
-            while self.run_one() {}
+            self.run_works();
         }
     }
 }
@@ -322,11 +381,8 @@ pub(crate) fn totals() -> (u64, u64, u64) {
         .filter_map(CpuId::from_u32)
         .filter_map(stopper)
         .fold((0, 0, 0), |(q, r, e), s| {
-            (
-                q + s.stats.queued.load(Relaxed),
-                r + s.stats.run.load(Relaxed),
-                e + s.stats.enoent.load(Relaxed),
-            )
+            let st = s.snapshot().stats;
+            (q + st.queued, r + st.run, e + st.enoent)
         })
 }
 
@@ -390,8 +446,7 @@ pub(crate) unsafe fn stop_one_cpu(
     if !unsafe { stopper.queue(&raw mut work) } {
         return Err(ENOENT);
     }
-    done.completion.wait_for_completion();
-    Ok(done.ret.load(Relaxed))
+    Ok(done.wait(cpu))
 }
 
 /// Runs the closure `f` on `cpu` and returns its result.
@@ -458,12 +513,15 @@ impl crate::smpboot::HotplugThread for Threads {
     const NAME: &'static CStr = c"rmigration/%u";
 
     fn should_run(cpu: CpuId) -> bool {
-        stopper(cpu).is_some_and(|s| !s.inner.lock().works.is_empty())
+        // Lockless, unlike `cpu_stop_should_run()`: smpboot sets the task
+        // state before asking, and a queuer sets `pending` before waking
+        // us, so a work queued after this check wakes the thread.
+        stopper(cpu).is_some_and(|s| s.pending.load(Relaxed))
     }
 
     fn run(cpu: CpuId) {
         if let Some(s) = stopper(cpu) {
-            while s.run_one() {}
+            s.run_works();
         }
     }
 

@@ -68,10 +68,20 @@ pub(crate) fn queued(cpu: CpuId, id: u64) {
     }
 }
 
-/// The thread of `cpu` is being woken for work `id`.
-pub(crate) fn waking(cpu: CpuId, id: u64) {
-    if enabled() {
+/// The thread of `cpu` is being woken for work `id` (`wake`), or was
+/// woken already for the works queued before it.
+pub(crate) fn waking(cpu: CpuId, id: u64, wake: bool) {
+    if !enabled() {
+        return;
+    }
+    if wake {
         pr_info!("work #{} waking rmigration/{}\n", id, u32::from(cpu));
+    } else {
+        pr_info!(
+            "work #{} behind others: rmigration/{} already woken\n",
+            id,
+            u32::from(cpu)
+        );
     }
 }
 
