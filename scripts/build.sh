@@ -44,6 +44,9 @@ fi
 if [ "$flavour" = stock ]; then
 	kdir=$("$TOP/scripts/stock.sh" kdir)
 	dest=$(dirname "$(dirname "$kdir")")/module
+	mkdir -p "$dest"
+	exec 9>"$dest.lock"
+	flock 9
 	copy_sources "$dest"
 	# The root has exactly the kernel's gcc and rustc (stock.sh checked);
 	# the headers' Makefile names them.

@@ -59,6 +59,11 @@ in_root() {
 
 make_root() {
 	[ -f "$ROOT/.rmigration-ready" ] && return 0
+	# One maker at a time: a second caller waits, then finds the root ready.
+	mkdir -p "$(dirname "$ROOT")"
+	exec 7>"$ROOT.lock"
+	flock 7
+	[ -f "$ROOT/.rmigration-ready" ] && { exec 7>&-; return 0; }
 	command -v debootstrap >/dev/null || {
 		log "installing debootstrap"
 		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends debootstrap >/dev/null
@@ -83,6 +88,7 @@ make_root() {
 	in_root "apt-get update -qq && apt-get install -y -qq --no-install-recommends \
 		${pkgs[*]} >/dev/null"
 	touch "$ROOT/.rmigration-ready"
+	exec 7>&-
 }
 
 make_root

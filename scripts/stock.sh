@@ -14,6 +14,8 @@
 #   scripts/stock.sh kdir             the completed headers of KDIR if it is a
 #                                     Debian headers tree, else of the fetched
 #                                     stock kernel
+#   scripts/stock.sh prepare          all of the above and the module
+#                                     (scripts/build.sh stock), no VM
 #   scripts/stock.sh suite [TEST...]  the kselftests on the stock kernel, in a
 #                                     4-vCPU VM, with the module built for it
 #                                     (scripts/build.sh stock); KTAP output
@@ -30,6 +32,9 @@ set -euo pipefail
 . "$(dirname "$0")/env.sh"
 
 QUIET_LOCK=/tmp/rmigration-quiet.lock
+# The kselftests of the main kernel (scripts/check.sh), after the
+# distribution checks of rmigration_distro.sh.
+STOCK_TESTS="rmigration_threads.sh rmigration_stopper.sh rmigration_migrate.sh rmigration_fuzz.sh rmigration_bench_smoke.sh"
 root() { "$TOP/scripts/llvm-root.sh" --stock "$@"; }
 
 # fetched: the unpacked directory of the first stock kernel already fetched.
@@ -42,8 +47,13 @@ fetched() {
 	return 1
 }
 
-fetch() {
+# In subshells: the locks (fd 8) go with them.
+fetch() (
 	local e rel ver base dest
+	fetched && return 0
+	mkdir -p "$STOCK_DIR"
+	exec 8>"$STOCK_DIR/.fetch.lock"
+	flock 8
 	fetched && return 0
 	private_apt
 	for e in "${STOCK_KERNELS[@]}"; do
@@ -66,7 +76,7 @@ fetch() {
 		rm -rf "$dest.new"
 	done
 	die "none of the stock kernels (${STOCK_KERNELS[*]}) is in Debian's registry"
-}
+)
 
 # config_text KDIR NAME: a string option of KDIR's .config.
 config_text() {
@@ -97,7 +107,7 @@ kernel_source_of() {
 	echo "$src"
 }
 
-complete() {
+complete() (
 	local kdir=$1
 	debian_headers "$kdir" ||
 		die "$kdir is not a Debian headers tree of a CONFIG_RUST=y kernel lacking rust/"
@@ -193,6 +203,14 @@ complete() {
 	echo "$key" > "$out/kdir/.rmigration-complete"
 	log "completed: $out/kdir/build"
 	echo "$out/kdir/build"
+)
+
+# prepare: everything the suite needs before its VM (build root, download,
+# Rust artifacts, the module), so that it can be made beside other work;
+# prints the module's directory.
+prepare() {
+	fetch >/dev/null
+	"$TOP/scripts/build.sh" stock
 }
 
 # suite [TEST...]: the kselftests on the stock kernel; prints their KTAP
@@ -204,12 +222,12 @@ suite() {
 	vmlinuz=$pkg/usr/lib/modules/$rel/vmlinuz
 	mod=$("$TOP/scripts/build.sh" stock)
 	src=$(kernel_src) || die "no kernel source: run scripts/setup.sh"
-	flock -s "$QUIET_LOCK" "$TOP/scripts/vm.sh" "$vmlinuz" 4 "${RMIGRATION_VM_TIMEOUT:-1500}" \
+	VM_NAME=stock flock -s "$QUIET_LOCK" "$TOP/scripts/vm.sh" "$vmlinuz" 4 "${RMIGRATION_VM_TIMEOUT:-1500}" \
 		"KTAP_HELPERS=$src/tools/testing/selftests/kselftest/ktap_helpers.sh \
 		RMIGRATION_KO=$mod/rmigration.ko \
 		RMIGRATION_CLIENT_KO=$mod/tests/modules/rmigration_client/rmigration_client.ko \
 		RMIGRATION_BENCH_KO=$mod/tests/modules/rmigration_bench/rmigration_bench.ko \
-		tests/runner.sh $*"
+		tests/runner.sh rmigration_distro.sh ${*:-$STOCK_TESTS}"
 }
 
 case ${1:-} in
@@ -224,6 +242,7 @@ kdir)		if debian_headers "${KDIR:-}"; then
 			pkg=$(fetch); rel=$(basename "$(dirname "$pkg")")
 			complete "$pkg/usr/src/linux-headers-$rel"
 		fi ;;
+prepare)	prepare ;;
 suite)		shift; suite "$@" ;;
-*)		die "usage: $0 fetch|vmlinuz|complete KDIR|kdir|suite [TEST...]" ;;
+*)		die "usage: $0 fetch|vmlinuz|complete KDIR|kdir|prepare|suite [TEST...]" ;;
 esac
