@@ -14,8 +14,9 @@
 #   scripts/build.sh clean
 #
 # With KDIR a Debian headers tree (KDIR=/lib/modules/$(uname -r)/build on a
-# Debian machine), the default build is the stock one for that tree, and
-# ./rmigration.ko is a copy of its result.
+# Debian machine), the default build is the stock one for that tree; it says
+# where rmigration.ko is (not in the checkout, whose objects are the main
+# build's).
 #
 # CLIPPY=1 runs clippy on the Rust code too. Prints nothing but errors and
 # warnings (and the path, for debug).
@@ -36,8 +37,7 @@ copy_sources() {
 
 if [ "$flavour" = main ] && debian_headers "${KDIR:-}"; then
 	dest=$("$TOP/scripts/build.sh" stock)
-	cp "$dest/rmigration.ko" "$TOP/rmigration.ko"
-	log "built for $(cat "$KDIR/include/config/kernel.release" 2>/dev/null || echo "$KDIR"): $TOP/rmigration.ko (objects in $dest)"
+	log "rmigration.ko for $(cat "$KDIR/include/config/kernel.release"): $dest/rmigration.ko"
 	exit 0
 fi
 
