@@ -16,6 +16,8 @@
 #                                     stock kernel
 #   scripts/stock.sh prepare          all of the above and the module
 #                                     (scripts/build.sh stock), no VM
+#   scripts/stock.sh guest MODDIR [TEST...]
+#                                     prints the guest command of the suite
 #   scripts/stock.sh suite [TEST...]  the kselftests on the stock kernel, in a
 #                                     4-vCPU VM, with the module built for it
 #                                     (scripts/build.sh stock); KTAP output
@@ -213,21 +215,28 @@ prepare() {
 	"$TOP/scripts/build.sh" stock
 }
 
-# suite [TEST...]: the kselftests on the stock kernel; prints their KTAP
-# output and returns vng's exit status.
-suite() {
-	local pkg rel vmlinuz mod src
-	pkg=$(fetch)
-	rel=$(basename "$(dirname "$pkg")")
-	vmlinuz=$pkg/usr/lib/modules/$rel/vmlinuz
-	mod=$("$TOP/scripts/build.sh" stock)
+# guest MODDIR [TEST...]: the command that runs the kselftests in the stock
+# kernel's VM, with the modules of MODDIR (scripts/build.sh stock).
+guest() {
+	local mod=$1 src
+	shift
 	src=$(kernel_src) || die "no kernel source: run scripts/setup.sh"
-	VM_NAME=stock flock -s "$QUIET_LOCK" "$TOP/scripts/vm.sh" "$vmlinuz" 4 "${RMIGRATION_VM_TIMEOUT:-1500}" \
-		"KTAP_HELPERS=$src/tools/testing/selftests/kselftest/ktap_helpers.sh \
-		RMIGRATION_KO=$mod/rmigration.ko \
-		RMIGRATION_CLIENT_KO=$mod/tests/modules/rmigration_client/rmigration_client.ko \
-		RMIGRATION_BENCH_KO=$mod/tests/modules/rmigration_bench/rmigration_bench.ko \
-		tests/runner.sh rmigration_distro.sh ${*:-$STOCK_TESTS}"
+	echo "KTAP_HELPERS=$src/tools/testing/selftests/kselftest/ktap_helpers.sh" \
+		"RMIGRATION_KO=$mod/rmigration.ko" \
+		"RMIGRATION_CLIENT_KO=$mod/tests/modules/rmigration_client/rmigration_client.ko" \
+		"RMIGRATION_BENCH_KO=$mod/tests/modules/rmigration_bench/rmigration_bench.ko" \
+		"tests/runner.sh rmigration_distro.sh ${*:-$STOCK_TESTS}"
+}
+
+# suite [TEST...]: the kselftests on the stock kernel, alone (scripts/check.sh
+# runs the same in its VM); prints their KTAP output and returns vng's exit
+# status.
+suite() {
+	local vmlinuz mod
+	vmlinuz=$("$0" vmlinuz)
+	mod=$("$TOP/scripts/build.sh" stock)
+	VM_NAME=stock flock -s "$QUIET_LOCK" "$TOP/scripts/vm.sh" "$vmlinuz" 4 \
+		"${RMIGRATION_VM_TIMEOUT:-1500}" "$(guest "$mod" "$@")"
 }
 
 case ${1:-} in
@@ -243,6 +252,8 @@ kdir)		if debian_headers "${KDIR:-}"; then
 			complete "$pkg/usr/src/linux-headers-$rel"
 		fi ;;
 prepare)	prepare ;;
+guest)		shift; [ $# -ge 1 ] || die "usage: $0 guest MODDIR [TEST...]"
+		guest "$@" ;;
 suite)		shift; suite "$@" ;;
-*)		die "usage: $0 fetch|vmlinuz|complete KDIR|kdir|prepare|suite [TEST...]" ;;
+*)		die "usage: $0 fetch|vmlinuz|complete KDIR|kdir|prepare|guest MODDIR [TEST...]|suite [TEST...]" ;;
 esac
