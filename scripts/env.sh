@@ -19,7 +19,7 @@ VNG_VERSION=1.42
 STOCK_KERNELS=(7.3.4+deb13-amd64=7.3.4-1~bpo13+1 7.2.12+deb13-amd64=7.2.12-1~bpo13+1)
 MATPLOTLIB_VERSION=3.9.2
 HOST_PKGS=(flex bison libelf-dev libssl-dev bc cpio kmod python3-venv udev
-	   qemu-system-x86 make gcc xz-utils busybox-static)
+	   qemu-system-x86 make gcc xz-utils busybox-static trace-cmd)
 
 TOOLS=$CACHE/tools
 APT_DIR=$CACHE/apt

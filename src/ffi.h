@@ -17,6 +17,9 @@
 #include <linux/types.h>
 #include <rmigration.h>
 
+/* The trace events, called from src/trace.rs. */
+#include "rmigration_events.h"
+
 /* Per-CPU task pointers of the rmigration/N threads (smp_hotplug_thread.store). */
 struct task_struct *__percpu *rmigration_thread_store(void);
 struct task_struct *rmigration_thread_on(unsigned int cpu);

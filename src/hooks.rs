@@ -353,7 +353,15 @@ fn show_stats(m: &SeqFile) {
             st.latency_max
         );
         match snap.running {
-            Some(r) => seq_print!(m, "{}\n", trace::Work(&r)),
+            Some(r) => {
+                let work = trace::Work {
+                    id: r.id,
+                    func: r.func,
+                    caller: r.caller,
+                    name: r.name,
+                };
+                seq_print!(m, "{}\n", work)
+            }
             None => seq_print!(m, "-\n"),
         }
     }

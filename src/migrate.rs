@@ -152,7 +152,17 @@ fn try_migrate(pid: u32, cpu: u32) -> Result<Outcome> {
             ret,
             ns: sched::now_ns().saturating_sub(start),
         };
-        trace::migrate_done(&outcome);
+        trace::migrate_done(&trace::Migration {
+            pid: outcome.pid,
+            comm: &outcome.comm,
+            from: outcome.from,
+            to: outcome.to,
+            before: outcome.before,
+            before_cpu: outcome.before_cpu,
+            after_cpu: outcome.after_cpu,
+            ret: outcome.ret,
+            ns: outcome.ns,
+        });
         return Ok(outcome);
     }
     Err(ENOENT)

@@ -245,7 +245,9 @@ impl Stopper {
             trace::queued(self.cpu, id);
             trace::waking(self.cpu, id, wake);
         } else {
-            trace::refused(self.cpu, id);
+            // SAFETY: A refused work was not queued: it is still ours.
+            let (func, caller) = unsafe { ((*work).fn_.map_or(0, |f| f as usize), (*work).caller) };
+            trace::refused(self.cpu, id, func, caller);
         }
         // The thread cannot go away under us: threads are only stopped at
         // module unload, when nobody queues any more. A set `pending` is
@@ -308,7 +310,13 @@ impl Stopper {
             let Some((func, arg, done, queued_ns, running)) = next else {
                 return;
             };
-            trace::started(&running);
+            trace::started(
+                self.cpu,
+                running.id,
+                running.func,
+                running.caller,
+                running.name,
+            );
             // SAFETY: The queuer vouched for `func(arg)` to be callable here.
             let ret = func.map_or(0, |f| unsafe { f(arg) });
             let ns = sched::clock_ns().saturating_sub(queued_ns);

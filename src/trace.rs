@@ -1,26 +1,143 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! Traces: with the module parameter `trace=1` (also writable at run time in
-//! `/sys/module/rmigration/parameters/trace`), one kernel log line per step
-//! of every work: queued -> woken -> started -> done, or refused.
+//! Traces of every step of every work, and of each migration, in two forms:
+//!
+//! - trace events under `/sys/kernel/tracing/events/rmigration/` (ftrace,
+//!   `trace-cmd record -e rmigration`, `perf`), defined in C in
+//!   `src/rmigration_events.h`; a disabled event costs one static branch;
+//! - with the module parameter `trace=1` (also writable at run time in
+//!   `/sys/module/rmigration/parameters/trace`), one kernel log line per
+//!   step, saying the same things.
+//!
+//! A work goes queued -> waking -> started -> done, or is refused. It is
+//! named by its stopper's CPU and its id, which counts per stopper. The
+//! functions here take plain values: the stopper and the migrations call
+//! them, not the other way round.
+//!
+//! C header: [`src/rmigration_events.h`](../rmigration_events.h)
 
 use crate::{
     bindings,
-    migrate::Outcome,
     sched::{
         self,
         Where, //
     },
-    stopper::Running, //
 };
 use kernel::{
     cpu::CpuId,
+    ffi::{
+        c_char,
+        c_uint,
+        c_ulong, //
+    },
     fmt,
     prelude::*,
     task::Task, //
 };
 
-/// Whether tracing is on.
+/// Declares the Rust entry point of trace events of `src/rmigration_events.h`.
+///
+/// The module's own form of the kernel crate's `declare_trace!`, whose
+/// expansion reaches `kernel::bindings`: these tracepoints are the module's
+/// and in its own bindings. Each function tests the tracepoint's static key
+/// (`static_branch_unlikely()`) and, only if the event is enabled, calls the
+/// `rust_do_trace_<name>()` function `src/rmigration_events.c` creates.
+macro_rules! declare_trace {
+    ($($(#[$attr:meta])* unsafe fn $name:ident($($arg:ident : $ty:ty),* $(,)?);)*) => {$(
+        $(#[$attr])*
+        #[inline(always)]
+        unsafe fn $name($($arg: $ty),*) {
+            #[cfg(CONFIG_TRACEPOINTS)]
+            {
+                // SAFETY: The static key of a tracepoint defined in C may
+                // always be read.
+                let enabled = unsafe {
+                    kernel::macros::paste! {
+                        kernel::jump_label::static_branch_unlikely!(
+                            bindings::[<__tracepoint_ $name>],
+                            bindings::tracepoint,
+                            key
+                        )
+                    }
+                };
+                if enabled {
+                    kernel::macros::paste! {
+                        // SAFETY: The caller vouches for the arguments.
+                        unsafe { bindings::[<rust_do_trace_ $name>]($($arg),*) };
+                    }
+                }
+            }
+            #[cfg(not(CONFIG_TRACEPOINTS))]
+            {
+                $(let _ = $arg;)*
+            }
+        }
+    )*};
+}
+
+declare_trace! {
+    /// `rmigration_work_queued`.
+    ///
+    /// # Safety
+    ///
+    /// Always safe to call.
+    unsafe fn rmigration_work_queued(cpu: c_uint, id: u64);
+    /// `rmigration_work_waking`.
+    ///
+    /// # Safety
+    ///
+    /// Always safe to call.
+    unsafe fn rmigration_work_waking(cpu: c_uint, id: u64, wake: bool);
+    /// `rmigration_work_started`.
+    ///
+    /// # Safety
+    ///
+    /// `name` must point at a NUL-terminated string.
+    unsafe fn rmigration_work_started(
+        cpu: c_uint,
+        id: u64,
+        func: c_ulong,
+        caller: c_ulong,
+        name: *const c_char,
+    );
+    /// `rmigration_work_done`.
+    ///
+    /// # Safety
+    ///
+    /// Always safe to call.
+    unsafe fn rmigration_work_done(cpu: c_uint, id: u64, ret: c_int, latency_ns: u64);
+    /// `rmigration_work_refused`.
+    ///
+    /// # Safety
+    ///
+    /// Always safe to call.
+    unsafe fn rmigration_work_refused(cpu: c_uint, id: u64, func: c_ulong, caller: c_ulong);
+    /// `rmigration_migrate_request`.
+    ///
+    /// # Safety
+    ///
+    /// `comm` must point at a NUL-terminated string.
+    unsafe fn rmigration_migrate_request(pid: c_int, comm: *const c_char, from: c_uint, to: c_uint);
+    /// `rmigration_migrate_done`.
+    ///
+    /// # Safety
+    ///
+    /// `comm` must point at a NUL-terminated string.
+    #[expect(clippy::too_many_arguments)]
+    unsafe fn rmigration_migrate_done(
+        pid: c_int,
+        comm: *const c_char,
+        from: c_uint,
+        to: c_uint,
+        before: c_int,
+        before_cpu: c_uint,
+        after_cpu: c_uint,
+        ret: c_int,
+        ns: u64,
+    );
+}
+
+/// Whether the kernel log lines (`trace=1`) are on.
 pub(crate) fn enabled() -> bool {
     // SAFETY: Reads a module parameter.
     unsafe { bindings::rmigration_trace_enabled() }
@@ -50,20 +167,60 @@ impl fmt::Display for Comm<'_> {
     }
 }
 
+/// A task name for a trace event: NUL-terminated even if `comm` is not.
+fn comm_ptr(comm: &[u8; 16]) -> *const c_char {
+    if comm.contains(&0) {
+        comm.as_ptr().cast()
+    } else {
+        c"?".as_char_ptr()
+    }
+}
+
 fn current_pid() -> i32 {
     // SAFETY: Only reads the pid of the current task.
     unsafe { &*Task::current_raw().cast::<Task>() }.pid()
 }
 
+/// A work, as traces and diagnostics show it: `#id name`, or `#id fn`
+/// for a work without a name, with the caller if known.
+#[derive(Clone, Copy)]
+pub(crate) struct Work {
+    /// The work's id, per stopper.
+    pub(crate) id: u64,
+    /// Its function.
+    pub(crate) func: usize,
+    /// Where it was queued from (0 if unknown).
+    pub(crate) caller: usize,
+    /// Its name, if it has one.
+    pub(crate) name: Option<&'static CStr>,
+}
+
+impl fmt::Display for Work {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "#{} ", self.id)?;
+        match self.name {
+            Some(name) => write!(f, "({})", name.to_str().unwrap_or("?"))?,
+            None => fmt::Display::fmt(&Symbol(self.func), f)?,
+        }
+        if self.caller != 0 {
+            f.write_str(" from ")?;
+            fmt::Display::fmt(&Symbol(self.caller), f)?;
+        }
+        Ok(())
+    }
+}
+
 /// Work `id` was put on the list of `cpu` by the current task.
 pub(crate) fn queued(cpu: CpuId, id: u64) {
+    // SAFETY: Plain values.
+    unsafe { rmigration_work_queued(cpu.as_u32(), id) };
     if enabled() {
         pr_info!(
             "work #{} queued by {} ({}) on rmigration/{}\n",
             id,
             current_pid(),
             Comm(&sched::current_comm()),
-            u32::from(cpu)
+            cpu.as_u32()
         );
     }
 }
@@ -71,70 +228,79 @@ pub(crate) fn queued(cpu: CpuId, id: u64) {
 /// The thread of `cpu` is being woken for work `id` (`wake`), or was
 /// woken already for the works queued before it.
 pub(crate) fn waking(cpu: CpuId, id: u64, wake: bool) {
+    // SAFETY: Plain values.
+    unsafe { rmigration_work_waking(cpu.as_u32(), id, wake) };
     if !enabled() {
         return;
     }
     if wake {
-        pr_info!("work #{} waking rmigration/{}\n", id, u32::from(cpu));
+        pr_info!("work #{} waking rmigration/{}\n", id, cpu.as_u32());
     } else {
         pr_info!(
             "work #{} behind others: rmigration/{} already woken\n",
             id,
-            u32::from(cpu)
+            cpu.as_u32()
         );
     }
 }
 
-/// Work `id` was refused: the stopper of `cpu` is disabled.
-pub(crate) fn refused(cpu: CpuId, id: u64) {
+/// Work `id` of function `func`, queued from `caller`, was refused: the
+/// stopper of `cpu` is disabled.
+pub(crate) fn refused(cpu: CpuId, id: u64, func: usize, caller: usize) {
+    // SAFETY: Plain values.
+    unsafe { rmigration_work_refused(cpu.as_u32(), id, func, caller) };
     if enabled() {
-        pr_info!(
-            "work #{} refused: CPU {} is offline (-ENOENT)\n",
+        let work = Work {
             id,
-            u32::from(cpu)
+            func,
+            caller,
+            name: None,
+        };
+        pr_info!(
+            "work {} refused: CPU {} is offline (-ENOENT)\n",
+            work,
+            cpu.as_u32()
         );
     }
 }
 
-/// A work, as traces and diagnostics show it: `#id name`, or `#id fn`
-/// for a work without a name, with the caller if known.
-pub(crate) struct Work<'a>(pub(crate) &'a Running);
-
-impl fmt::Display for Work<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let r = self.0;
-        write!(f, "#{} ", r.id)?;
-        match r.name {
-            Some(name) => write!(f, "({})", name.to_str().unwrap_or("?"))?,
-            None => fmt::Display::fmt(&Symbol(r.func), f)?,
-        }
-        if r.caller != 0 {
-            f.write_str(" from ")?;
-            fmt::Display::fmt(&Symbol(r.caller), f)?;
-        }
-        Ok(())
-    }
-}
-
-/// A work starts running; the line shows the CPU it really runs on.
-pub(crate) fn started(work: &Running) {
+/// Work `id` of the stopper of `cpu` starts running; the log line shows
+/// the CPU it really runs on.
+pub(crate) fn started(
+    cpu: CpuId,
+    id: u64,
+    func: usize,
+    caller: usize,
+    name: Option<&'static CStr>,
+) {
+    let name_ptr = name.map_or(c"".as_char_ptr(), |n| n.as_char_ptr());
+    // SAFETY: `name_ptr` points at a static C string.
+    unsafe { rmigration_work_started(cpu.as_u32(), id, func, caller, name_ptr) };
     if enabled() {
+        let work = Work {
+            id,
+            func,
+            caller,
+            name,
+        };
         pr_info!(
             "work {} running on CPU {} in {}\n",
-            Work(work),
+            work,
             CpuId::current().as_u32(),
             Comm(&sched::current_comm())
         );
     }
 }
 
-/// Work `id` returned `ret`, `ns` after it was queued.
+/// Work `id` of the stopper of `cpu` returned `ret`, `ns` after it was queued.
 pub(crate) fn done(cpu: CpuId, id: u64, ret: c_int, ns: u64) {
+    // SAFETY: Plain values.
+    unsafe { rmigration_work_done(cpu.as_u32(), id, ret, ns) };
     if enabled() {
         pr_info!(
             "work #{} done on CPU {}: ret={} latency={} ns\n",
             id,
-            u32::from(cpu),
+            cpu.as_u32(),
             ret,
             ns
         );
@@ -143,6 +309,8 @@ pub(crate) fn done(cpu: CpuId, id: u64, ret: c_int, ns: u64) {
 
 /// A migration of task `pid` from `from` to `to` is requested.
 pub(crate) fn migrate_request(pid: i32, comm: &[u8; 16], from: CpuId, to: CpuId) {
+    // SAFETY: `comm_ptr()` gives a NUL-terminated string.
+    unsafe { rmigration_migrate_request(pid, comm_ptr(comm), from.as_u32(), to.as_u32()) };
     if enabled() {
         pr_info!(
             "migrate: pid {} ({}) CPU {} -> {}, requested by {} ({}): work for rmigration/{}\n",
@@ -167,29 +335,67 @@ impl fmt::Display for Where {
     }
 }
 
+/// What a migration's work did, for [`migrate_done`].
+pub(crate) struct Migration<'a> {
+    /// The task's pid and name.
+    pub(crate) pid: i32,
+    pub(crate) comm: &'a [u8; 16],
+    /// The CPU whose stopper ran the work, and the destination.
+    pub(crate) from: u32,
+    pub(crate) to: u32,
+    /// Where the task was when the work ran, and on which CPU.
+    pub(crate) before: Where,
+    pub(crate) before_cpu: u32,
+    /// The CPU the task is on after `set_cpus_allowed_ptr()`.
+    pub(crate) after_cpu: u32,
+    /// The result of `set_cpus_allowed_ptr()`.
+    pub(crate) ret: c_int,
+    /// From the request to the end of the work, in ns.
+    pub(crate) ns: u64,
+}
+
 /// A migration's work has run.
-pub(crate) fn migrate_done(o: &Outcome) {
+pub(crate) fn migrate_done(m: &Migration<'_>) {
+    let before = match m.before {
+        Where::Sleeping => bindings::RMIGRATION_TASK_SLEEPING,
+        Where::Queued => bindings::RMIGRATION_TASK_QUEUED,
+        Where::Running => bindings::RMIGRATION_TASK_RUNNING,
+    };
+    // SAFETY: `comm_ptr()` gives a NUL-terminated string.
+    unsafe {
+        rmigration_migrate_done(
+            m.pid,
+            comm_ptr(m.comm),
+            m.from,
+            m.to,
+            c_int::try_from(before).unwrap_or(0),
+            m.before_cpu,
+            m.after_cpu,
+            m.ret,
+            m.ns,
+        )
+    };
     if !enabled() {
         return;
     }
     pr_info!(
         "migrate: pid {} was {} on CPU {}; set_cpus_allowed_ptr(CPU {}) = {}\n",
-        o.pid,
-        o.before,
-        o.before_cpu,
-        o.to,
-        o.ret
+        m.pid,
+        m.before,
+        m.before_cpu,
+        m.to,
+        m.ret
     );
-    if o.ret != 0 {
-        pr_info!("migrate: pid {} stays where it is, {} ns\n", o.pid, o.ns);
-    } else if o.arrived() {
-        pr_info!("migrate: pid {} now on CPU {}, {} ns\n", o.pid, o.to, o.ns);
+    if m.ret != 0 {
+        pr_info!("migrate: pid {} stays where it is, {} ns\n", m.pid, m.ns);
+    } else if m.after_cpu == m.to {
+        pr_info!("migrate: pid {} now on CPU {}, {} ns\n", m.pid, m.to, m.ns);
     } else {
         pr_info!(
             "migrate: pid {} moves to CPU {} at its next wakeup, {} ns\n",
-            o.pid,
-            o.to,
-            o.ns
+            m.pid,
+            m.to,
+            m.ns
         );
     }
 }

@@ -1,0 +1,204 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * The trace events of rmigration: /sys/kernel/tracing/events/rmigration/.
+ *
+ * One event per step of every work of a stopper (queued, waking, started,
+ * done; or refused), and the request and outcome of each migration. A work
+ * is named by its stopper's CPU and its id, which counts per stopper: the
+ * pair is unique while the module is loaded.
+ *
+ * The events are called from Rust (src/trace.rs) through the
+ * rust_do_trace_<event>() functions that rmigration_events.c creates with
+ * CREATE_RUST_TRACE_POINTS; the static branch of each is tested in Rust, so
+ * a disabled event costs one patched-out jump.
+ */
+
+#undef TRACE_SYSTEM
+#define TRACE_SYSTEM rmigration
+
+#undef TRACE_INCLUDE_PATH
+#undef TRACE_INCLUDE_FILE
+#define TRACE_INCLUDE_PATH .
+#define TRACE_INCLUDE_FILE rmigration_events
+
+#if !defined(_RMIGRATION_EVENTS_H) || defined(TRACE_HEADER_MULTI_READ)
+#define _RMIGRATION_EVENTS_H
+
+#include <linux/sched.h>
+#include <linux/tracepoint.h>
+
+/* Where a task was when a migration's work ran (enum in ffi.h). */
+#define rmigration_show_where(where)				\
+	__print_symbolic(where,					\
+			 { 0, "sleeping" },			\
+			 { 1, "runnable" },			\
+			 { 2, "running" })
+
+/* A work was added to the list of the stopper of @cpu. */
+TRACE_EVENT(rmigration_work_queued,
+	TP_PROTO(unsigned int cpu, u64 id),
+	TP_ARGS(cpu, id),
+	TP_STRUCT__entry(
+		__field(unsigned int,	cpu)
+		__field(u64,		id)
+	),
+	TP_fast_assign(
+		__entry->cpu	= cpu;
+		__entry->id	= id;
+	),
+	TP_printk("cpu=%u id=%llu", __entry->cpu, __entry->id)
+);
+
+/*
+ * The queuer of a work wakes rmigration/@cpu (@wake), or leaves it: the
+ * list was not empty, so its thread is woken already.
+ */
+TRACE_EVENT(rmigration_work_waking,
+	TP_PROTO(unsigned int cpu, u64 id, bool wake),
+	TP_ARGS(cpu, id, wake),
+	TP_STRUCT__entry(
+		__field(unsigned int,	cpu)
+		__field(u64,		id)
+		__field(bool,		wake)
+	),
+	TP_fast_assign(
+		__entry->cpu	= cpu;
+		__entry->id	= id;
+		__entry->wake	= wake;
+	),
+	TP_printk("cpu=%u id=%llu wake=%d", __entry->cpu, __entry->id, __entry->wake)
+);
+
+/*
+ * rmigration/@cpu starts running a work: its function, the return address
+ * of the C API call that queued it (0 from within the module) and its name
+ * ("" if none).
+ */
+TRACE_EVENT(rmigration_work_started,
+	TP_PROTO(unsigned int cpu, u64 id, unsigned long func, unsigned long caller,
+		 const char *name),
+	TP_ARGS(cpu, id, func, caller, name),
+	TP_STRUCT__entry(
+		__field(unsigned int,	cpu)
+		__field(u64,		id)
+		__field(unsigned long,	func)
+		__field(unsigned long,	caller)
+		__string(name,		name)
+	),
+	TP_fast_assign(
+		__entry->cpu	= cpu;
+		__entry->id	= id;
+		__entry->func	= func;
+		__entry->caller	= caller;
+		__assign_str(name);
+	),
+	TP_printk("cpu=%u id=%llu fn=%ps caller=%pS name=%s", __entry->cpu, __entry->id,
+		  (void *)__entry->func, (void *)__entry->caller, __get_str(name))
+);
+
+/* A work returned @ret, @latency_ns after it was queued. */
+TRACE_EVENT(rmigration_work_done,
+	TP_PROTO(unsigned int cpu, u64 id, int ret, u64 latency_ns),
+	TP_ARGS(cpu, id, ret, latency_ns),
+	TP_STRUCT__entry(
+		__field(unsigned int,	cpu)
+		__field(u64,		id)
+		__field(int,		ret)
+		__field(u64,		latency_ns)
+	),
+	TP_fast_assign(
+		__entry->cpu		= cpu;
+		__entry->id		= id;
+		__entry->ret		= ret;
+		__entry->latency_ns	= latency_ns;
+	),
+	TP_printk("cpu=%u id=%llu ret=%d latency_ns=%llu", __entry->cpu, __entry->id,
+		  __entry->ret, __entry->latency_ns)
+);
+
+/* A work was refused (-ENOENT): the stopper of @cpu is disabled. */
+TRACE_EVENT(rmigration_work_refused,
+	TP_PROTO(unsigned int cpu, u64 id, unsigned long func, unsigned long caller),
+	TP_ARGS(cpu, id, func, caller),
+	TP_STRUCT__entry(
+		__field(unsigned int,	cpu)
+		__field(u64,		id)
+		__field(unsigned long,	func)
+		__field(unsigned long,	caller)
+	),
+	TP_fast_assign(
+		__entry->cpu	= cpu;
+		__entry->id	= id;
+		__entry->func	= func;
+		__entry->caller	= caller;
+	),
+	TP_printk("cpu=%u id=%llu fn=%ps caller=%pS", __entry->cpu, __entry->id,
+		  (void *)__entry->func, (void *)__entry->caller)
+);
+
+/*
+ * Task @pid is to move from CPU @from (where it is) to @to: a work for
+ * rmigration/@from follows.
+ */
+TRACE_EVENT(rmigration_migrate_request,
+	TP_PROTO(int pid, const char *comm, unsigned int from, unsigned int to),
+	TP_ARGS(pid, comm, from, to),
+	TP_STRUCT__entry(
+		__field(int,		pid)
+		__array(char,		comm, TASK_COMM_LEN)
+		__field(unsigned int,	from)
+		__field(unsigned int,	to)
+	),
+	TP_fast_assign(
+		__entry->pid	= pid;
+		strscpy(__entry->comm, comm, TASK_COMM_LEN);
+		__entry->from	= from;
+		__entry->to	= to;
+	),
+	TP_printk("pid=%d comm=%s from=%u to=%u", __entry->pid, __entry->comm,
+		  __entry->from, __entry->to)
+);
+
+/*
+ * The work of a migration ran on rmigration/@from: the task was @before on
+ * @before_cpu, set_cpus_allowed_ptr() returned @ret, and the task is then on
+ * @after_cpu (@to if it moved at once, else it moves at its next wakeup);
+ * @ns from the request.
+ */
+TRACE_EVENT(rmigration_migrate_done,
+	TP_PROTO(int pid, const char *comm, unsigned int from, unsigned int to,
+		 int before, unsigned int before_cpu, unsigned int after_cpu, int ret,
+		 u64 ns),
+	TP_ARGS(pid, comm, from, to, before, before_cpu, after_cpu, ret, ns),
+	TP_STRUCT__entry(
+		__field(int,		pid)
+		__array(char,		comm, TASK_COMM_LEN)
+		__field(unsigned int,	from)
+		__field(unsigned int,	to)
+		__field(int,		before)
+		__field(unsigned int,	before_cpu)
+		__field(unsigned int,	after_cpu)
+		__field(int,		ret)
+		__field(u64,		ns)
+	),
+	TP_fast_assign(
+		__entry->pid		= pid;
+		strscpy(__entry->comm, comm, TASK_COMM_LEN);
+		__entry->from		= from;
+		__entry->to		= to;
+		__entry->before		= before;
+		__entry->before_cpu	= before_cpu;
+		__entry->after_cpu	= after_cpu;
+		__entry->ret		= ret;
+		__entry->ns		= ns;
+	),
+	TP_printk("pid=%d comm=%s from=%u to=%u before=%s before_cpu=%u after_cpu=%u ret=%d ns=%llu",
+		  __entry->pid, __entry->comm, __entry->from, __entry->to,
+		  rmigration_show_where(__entry->before), __entry->before_cpu,
+		  __entry->after_cpu, __entry->ret, __entry->ns)
+);
+
+#endif /* _RMIGRATION_EVENTS_H */
+
+/* This part must be outside the multi-read protection. */
+#include <trace/define_trace.h>
