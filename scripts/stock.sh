@@ -23,7 +23,8 @@
 #                                     (scripts/build.sh stock); KTAP output
 #
 # Debian's linux-headers of a Rust kernel lack what a Rust module is built
-# against: rust/*.rmeta, rust/*.so (the kernel crate, its macros) and
+# against: rust/*.rmeta, rust/*.so (the kernel crate, its macros),
+# rust/kernel/generated_arch_static_branch_asm.rs (static branches) and
 # scripts/target.json. They are rebuilt (make prepare) from the
 # linux-source of the same Debian version, with the headers' .config, in the
 # trixie root of `llvm-root.sh --stock` with the rustc and gcc that .config
@@ -120,7 +121,10 @@ complete() (
 		"$kdir/include/generated/package.h")
 	[ -n "$rel" ] && [ -n "$debver" ] ||
 		die "$kdir: no kernel release (.kernelvariables) or Debian version (include/generated/package.h)"
-	key=$(cat "$kdir/.config" "$kdir/include/generated/package.h" | sha256sum | cut -c1-12)
+	# The key: the kernel, and what the copy holds (2: with the generated
+	# static branch asm that kernel::jump_label's macros include).
+	key=$( { cat "$kdir/.config" "$kdir/include/generated/package.h"; echo copy-2; } |
+		sha256sum | cut -c1-12)
 	out=$STOCK_DIR/$rel
 	if [ "$(cat "$out/kdir/.rmigration-complete" 2>/dev/null)" = "$key" ]; then
 		echo "$out/kdir/build"
@@ -195,6 +199,11 @@ complete() (
 		> "$tmp/build/Makefile"
 	mkdir -p "$tmp/build/rust" "$tmp/common/rust"
 	cp "$rb"/rust/*.rmeta "$rb"/rust/*.so "$tmp/build/rust/"
+	# static_branch_unlikely!() (the module's trace events) includes it.
+	if [ -f "$rb/rust/kernel/generated_arch_static_branch_asm.rs" ]; then
+		mkdir -p "$tmp/build/rust/kernel"
+		cp "$rb/rust/kernel/generated_arch_static_branch_asm.rs" "$tmp/build/rust/kernel/"
+	fi
 	cp "$rb/scripts/target.json" "$tmp/kbuild/scripts/"
 	# The module's bindgen rule (Kbuild) takes its C flags from rust/Makefile,
 	# which may ask bindgen for its libclang version with this header.
