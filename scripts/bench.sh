@@ -20,10 +20,7 @@ out=$TOP/out/bench
 mkdir -p "$out"
 kdir=$("$TOP/scripts/kernel.sh")
 "$TOP/scripts/build.sh"
-"$VENV/bin/python3" -c 'import matplotlib' 2>/dev/null || {
-	log "installing matplotlib $MATPLOTLIB_VERSION in the virtme-ng venv"
-	"$VENV/bin/pip" install -q "matplotlib==$MATPLOTLIB_VERSION"
-}
+need_matplotlib
 rm -f "$out"/raw-*.txt
 for n in ${BENCH_VCPUS:-2 4 8}; do
 	log "benchmark on $n vCPUs"

@@ -66,8 +66,45 @@ log_new
 step "Per-CPU counters ($D/stats)"
 cat $D/stats
 
+
 kill $busy $sleeper
 wait 2>/dev/null
+
+# The trace events of one round trip and one migration, for out/timeline.png
+# (scripts/timeline.py): ours and the scheduler's, with trace=0 so that no
+# log line slows the works down. The writers are pinned to CPU 0. The trace
+# goes to the output, compressed, between two marker lines that
+# scripts/run.sh takes out.
+T=/sys/kernel/tracing
+[ -d $T/events ] || mount -t tracefs nodev $T 2>/dev/null
+if [ -d $T/events/rmigration ]; then
+	stop_cpu=$(( last >= 2 ? 2 : last ))
+	src=1 dst=$last
+	[ "$dst" = "$src" ] && dst=0
+	step "Trace events (rmigration:*, sched_switch, sched_waking, sched_wakeup, sched_migrate_task) of one round trip on CPU $stop_cpu and one migration CPU $src -> $dst"
+	echo 0 > /sys/module/rmigration/parameters/trace
+	echo 0 > $T/tracing_on
+	echo global > $T/trace_clock	# one clock for all CPUs: their order is right
+	echo 4096 > $T/buffer_size_kb
+	echo > $T/trace
+	for e in rmigration sched/sched_switch sched/sched_waking sched/sched_wakeup sched/sched_migrate_task; do
+		echo 1 > $T/events/$e/enable
+	done
+	taskset -c 0 sh -c "echo 1 > $T/tracing_on; echo $stop_cpu > $D/stop_one_cpu; echo 0 > $T/tracing_on"
+	taskset -c $src bash -c 'while :; do :; done' </dev/null >/dev/null 2>&1 &
+	moved=$!
+	sleep 0.5
+	taskset -c 0 sh -c "echo 1 > $T/tracing_on; echo '$moved $dst' > $D/migrate; sleep 0.01; echo 0 > $T/tracing_on"
+	kill $moved
+	echo 0 > $T/events/enable
+	echo "captured $(grep -vc '^#' $T/trace) events: rmigration/$stop_cpu running a work for sh on CPU 0; pid $moved moved from CPU $src to CPU $dst"
+	echo "---- rmigration timeline trace: gzip, base64 ----"
+	cat $T/trace | gzip -9 | base64 -w 76
+	echo "---- rmigration timeline trace: end ----"
+	echo > $T/trace
+	echo local > $T/trace_clock
+fi
+
 step "rmmod rmigration"
 rmmod rmigration
 log_new

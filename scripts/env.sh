@@ -38,6 +38,14 @@ export LIBCLANG_PATH
 export PATH=$TOOLS/bindgen/bin:$VENV/bin:$PATH
 
 log() { printf '[rmigration] %s\n' "$*" >&2; }
+
+# need_matplotlib: matplotlib in the virtme-ng venv, for the pictures
+# (out/bench/bench.png, out/timeline.png).
+need_matplotlib() {
+	"$VENV/bin/python3" -c 'import matplotlib' 2>/dev/null && return 0
+	log "installing matplotlib $MATPLOTLIB_VERSION in the virtme-ng venv"
+	"$VENV/bin/pip" install -q "matplotlib==$MATPLOTLIB_VERSION"
+}
 die() { printf '[rmigration] error: %s\n' "$*" >&2; exit 1; }
 
 # rust_lib_src: the library/ directory of the unpacked Debian rust-src.
