@@ -264,7 +264,7 @@ def migration(events, want_pid):
 def draw_panel(ax, tax, events, cpus, panel, gap_us):
     title, st, roles, (t0, t1), arrows = panel
     span = max(t1 - t0, 1.0)
-    lo, hi = t0 - 0.06 * span, t1 + 0.06 * span
+    lo, hi = t0 - 0.05 * span, t1 + 0.09 * span
     runs = running(events, cpus, gap_us)
     lane = {c: i for i, c in enumerate(cpus)}
     for c in cpus:
@@ -280,7 +280,7 @@ def draw_panel(ax, tax, events, cpus, panel, gap_us):
                 ax.text((a + b) / 2 - t0, y, f"{comm} ({pid})", ha="center", va="center",
                         fontsize=8, color="black" if role == "other" else "white")
     # Numbered markers above the lanes, stacked where they would overlap.
-    items = sorted(st.items)
+    items = [x for _, x in sorted(enumerate(st.items), key=lambda p: (p[1][0], p[0]))]
     placed = {}
     width = 0.028 * (hi - lo)
     for n, (ts, cpu, _text) in enumerate(items, 1):
