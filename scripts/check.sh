@@ -11,7 +11,9 @@
 #   scripts/check.sh [TEST...]      only these tests, on the main kernel
 #
 # RMIGRATION_DEBUG=0 skips the debug kernel; with KDIR set it is skipped too
-# (your tree is the main kernel).
+# (your tree is the main kernel). Then the main kernel's kselftests run on
+# Debian's stock kernel, booted unchanged, with the module built for it
+# (scripts/stock.sh; RMIGRATION_STOCK=0 or KDIR skips it).
 #
 # Each VM's output and kernel console go to out/check-KERNEL-DATE-PID.log
 # and out/console-check-KERNEL-DATE-PID.log (out/check-KERNEL.log and
@@ -44,6 +46,14 @@ count() {
 }
 
 start=$(date +%s)
+# The stock kernel's build root, download, Rust artifacts and module are made
+# while the main kernel builds, and before any VM runs beside them.
+stock=0
+if [ $# -eq 0 ] && [ -z "${KDIR:-}" ] && [ "${RMIGRATION_STOCK:-1}" = 1 ]; then
+	stock=1
+	"$TOP/scripts/stock.sh" prepare > "$out/stock-prepare.log" 2>&1 &
+	stock_pid=$!
+fi
 if ! kdir=$(progress "building the main test kernel" "$TOP/scripts/kernel.sh"); then
 	echo "not ok the test kernel could not be built"
 	failed=1
@@ -53,6 +63,10 @@ if ! "$TOP/scripts/build.sh"; then
 	echo "not ok rmigration.ko could not be built"
 	failed=1
 	summary
+fi
+if [ "$stock" = 1 ] && ! progress "preparing Debian's stock kernel" wait "$stock_pid"; then
+	echo "not ok Debian's stock kernel or its module could not be made (log: $out/stock-prepare.log)"
+	failed=$((failed + 1)) stock=0
 fi
 
 # vm NAME CPUS COMMAND: runs the guest side of the suite on kernel NAME
@@ -104,5 +118,15 @@ if [ $# -eq 0 ] && [ -z "${KDIR:-}" ] && [ "${RMIGRATION_DEBUG:-1}" = 1 ]; then
 		TORTURE_SECONDS=${TORTURE_SECONDS:-90} FUZZ_SECONDS=${FUZZ_SECONDS:-20} \
 		tests/runner.sh $DEBUG_TESTS"
 	log "debug kernel suites finished after $(( $(date +%s) - start )) s"
+fi
+
+if [ "$stock" = 1 ]; then
+	if kdir=$("$TOP/scripts/stock.sh" vmlinuz) && smod=$("$TOP/scripts/build.sh" stock); then
+		vm stock 4 "$("$TOP/scripts/stock.sh" guest "$smod" $MAIN_TESTS)"
+	else
+		echo "not ok the stock kernel or its module could not be made"
+		failed=$((failed + 1))
+	fi
+	log "stock kernel suites finished after $(( $(date +%s) - start )) s"
 fi
 summary
