@@ -35,7 +35,7 @@ struct rmigration_done;
  * @caller: return address of the queueing call, for diagnostics
  * @name: what the work does, for traces; NULL shows @fn's symbol (private)
  * @id: sequence number, shown in traces (private)
- * @queued_ns: local_clock() when queued, for latency figures (private)
+ * @queued_ns: ktime_get() when queued, for latency figures (private)
  *
  * The caller of rmigration_stop_one_cpu_nowait() owns it and must keep it
  * unchanged from the call until @fn starts running.

@@ -12,7 +12,6 @@
 #include <linux/percpu.h>
 #include <linux/pid.h>
 #include <linux/sched.h>
-#include <linux/sched/clock.h>
 #include <linux/seq_file.h>
 #include <linux/uaccess.h>
 #include <uapi/linux/sched/types.h>
@@ -44,17 +43,17 @@ bool rmigration_trace_enabled(void)
 	return READ_ONCE(trace);
 }
 
-u64 rmigration_clock_ns(void)
-{
-	return local_clock();
-}
-
-/* The state read of a waiter spinning on the thread, as mutex spinners do. */
+/*
+ * What a waiter spinning on the thread reads, as mutex spinners read
+ * owner->on_cpu: the thread is on its CPU, or woken and about to be. On its
+ * CPU, the smpboot loop sets TASK_INTERRUPTIBLE before each should_run
+ * check, so the state alone would say "asleep" while it runs.
+ */
 bool rmigration_task_runnable(struct task_struct *p)
 {
 	unsigned int state = READ_ONCE(p->__state);
 
-	return state == TASK_RUNNING || state == TASK_WAKING;
+	return READ_ONCE(p->on_cpu) || state == TASK_RUNNING || state == TASK_WAKING;
 }
 
 bool rmigration_need_resched(void)

@@ -27,10 +27,7 @@ struct task_struct *rmigration_thread_on(unsigned int cpu);
 /* The "trace" module parameter. */
 bool rmigration_trace_enabled(void);
 
-/* local_clock(), for latency figures. */
-u64 rmigration_clock_ns(void);
-
-/* Whether @p is woken or running (TASK_WAKING or TASK_RUNNING). */
+/* Whether @p is on a CPU, or woken (TASK_WAKING or TASK_RUNNING). */
 bool rmigration_task_runnable(struct task_struct *p);
 
 /* need_resched() of the current task. */

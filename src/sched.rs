@@ -32,13 +32,6 @@ pub(crate) fn now_ns() -> u64 {
     u64::try_from(ns).unwrap_or(0)
 }
 
-/// A cheap clock in ns for latency figures (`local_clock()`): per CPU,
-/// but kept in step across CPUs well enough for a figure.
-pub(crate) fn clock_ns() -> u64 {
-    // SAFETY: `local_clock()` may be called from any context.
-    unsafe { ffi_bindings::rmigration_clock_ns() }
-}
-
 /// How long [`spin_while_thread_runs`] spins at most, in ns.
 const SPIN_MAX_NS: u64 = 500_000;
 
@@ -53,7 +46,7 @@ const SPIN_MAX_NS: u64 = 500_000;
 pub(crate) fn spin_while_thread_runs(cpu: CpuId, done: impl Fn() -> bool) -> bool {
     // SAFETY: Reads a per-CPU pointer of a possible CPU.
     let task = unsafe { ffi_bindings::rmigration_thread_on(cpu.into()) };
-    let start = clock_ns();
+    let start = now_ns();
     let mut spins = 0u32;
     loop {
         if done() {
@@ -69,7 +62,7 @@ pub(crate) fn spin_while_thread_runs(cpu: CpuId, done: impl Fn() -> bool) -> boo
             return false;
         }
         spins = spins.wrapping_add(1);
-        if spins % 64 == 0 && clock_ns().saturating_sub(start) > SPIN_MAX_NS {
+        if spins % 64 == 0 && now_ns().saturating_sub(start) > SPIN_MAX_NS {
             return false;
         }
         core::hint::spin_loop();

@@ -221,7 +221,7 @@ impl Stopper {
     /// its function starts running.
     unsafe fn queue(&self, work: *mut rmigration_work) -> bool {
         // SAFETY: `work` is valid and still ours (safety requirements).
-        unsafe { (*work).queued_ns = sched::clock_ns() };
+        unsafe { (*work).queued_ns = sched::now_ns() };
         let mut inner = self.inner.lock();
         let id = inner.next_id;
         inner.next_id += 1;
@@ -319,7 +319,7 @@ impl Stopper {
             );
             // SAFETY: The queuer vouched for `func(arg)` to be callable here.
             let ret = func.map_or(0, |f| unsafe { f(arg) });
-            let ns = sched::clock_ns().saturating_sub(queued_ns);
+            let ns = sched::now_ns().saturating_sub(queued_ns);
             finished = Some((running.id, done, ret, ns));
         }
     }
