@@ -11,6 +11,10 @@
 //!   return fn's result               stores the result and completes done
 //! ```
 //!
+//! The fast path costs one lock round trip per work on each side, no
+//! global atomic, and a wake-up only when the list was empty. A caller on
+//! another CPU spins while the thread runs (see [`Done::wait`]).
+//!
 //! A stopper is enabled while its thread is active on its online CPU: the
 //! thread enables it when it starts or is unparked, and disables it when it
 //! parks (its CPU goes offline) or stops (module unload). Works still queued
