@@ -73,7 +73,7 @@ fi
 # (main, debug) and counts it: its KTAP results, a VM that did not finish,
 # and kernel reports in its console.
 vm() {
-	local name=$1 log console rc reports limit=${RMIGRATION_VM_TIMEOUT:-1500}
+	local name=$1 log console rc reports early limit=${RMIGRATION_VM_TIMEOUT:-1500}
 	log=$(run_file "check-$name")
 	console=$(run_file "console-check-$name")
 	log "$name kernel: booting a $2-vCPU VM for ${3##*runner.sh }"
@@ -88,7 +88,14 @@ vm() {
 		echo "not ok the $name kernel VM did not finish the suite (vng exit status $rc; log: $log; guest console: $console)"
 		failed=$((failed + 1))
 	fi
-	reports=$(console_reports "$console")
+	known_reports "$console" | head -n 5 |
+		sed 's/^/# known kernel issue, not counted (tests\/kernel-reports.known): /'
+	reports=$(console_reports "$console" after)
+	early=$(console_reports "$console" before)
+	if [ -n "$early" ]; then
+		echo "ok the $name kernel's boot # SKIP a kernel report before rmigration.ko was first loaded, which it cannot have caused: $(head -n 1 <<<"$early")"
+		skipped=$((skipped + 1))
+	fi
 	if [ -z "$reports" ]; then
 		echo "ok no kernel report in the $name kernel's console"
 		passed=$((passed + 1))

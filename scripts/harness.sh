@@ -40,11 +40,29 @@ run_file() {
 # NMI: reports after it are the harness's doing, not the test's.
 CONSOLE_NMI_MARK='[host] injecting an NMI'
 
-# console_reports FILE: the kernel reports (tests/kernel-reports) in a guest
-# console, up to the host's NMI, minus the boot banners that match them.
+# console_reports FILE [before|after]: the kernel reports
+# (tests/kernel-reports) in a guest console, up to the host's NMI, minus the
+# boot banners that match them and the known kernel issues of
+# tests/kernel-reports.known. With "before" (or "after"), only those before
+# (or from) the first line rmigration.ko logs: the module cannot have caused
+# a report printed before it was ever loaded.
 console_reports() {
+	local part=${2:-all}
 	[ -f "$1" ] || return 0
 	sed "/^$(printf '%s' "$CONSOLE_NMI_MARK" | sed 's/[][\.*^$/]/\\&/g')/q" "$1" |
+		case $part in
+		before)	sed '/\] rmigration: /,$d' ;;
+		after)	sed -n '/\] rmigration: /,$p' ;;
+		*)	cat ;;
+		esac |
 		grep -Ef <(grep -v '^#' "$TOP/tests/kernel-reports") |
-		grep -vEf <(grep -v '^#' "$TOP/tests/kernel-reports.boot") || true
+		grep -vEf <(grep -v '^#' "$TOP/tests/kernel-reports.boot") |
+		grep -vEf <(grep -v '^#' "$TOP/tests/kernel-reports.known") || true
+}
+
+# known_reports FILE: the known kernel issues (tests/kernel-reports.known)
+# in a guest console, to be shown but not counted.
+known_reports() {
+	[ -f "$1" ] || return 0
+	grep -Ef <(grep -v '^#' "$TOP/tests/kernel-reports.known") "$1" || true
 }
