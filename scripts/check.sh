@@ -107,10 +107,7 @@ vm() {
 }
 
 MAIN_TESTS="rmigration_threads.sh rmigration_stopper.sh rmigration_migrate.sh rmigration_events.sh rmigration_fuzz.sh rmigration_bench_smoke.sh"
-# Not rmigration_events.sh on the debug kernel: there, enabling the
-# scheduler's trace events right after a CPU went offline once ended in
-# "Oops: int3" in __schedule (a static branch being patched; README).
-DEBUG_TESTS="rmigration_torture.sh rmigration_fuzz.sh rmigration_stopper.sh"
+DEBUG_TESTS="rmigration_torture.sh rmigration_fuzz.sh rmigration_stopper.sh rmigration_events.sh"
 
 vm main 4 "KDIR=$kdir RMIGRATION_HANG=${RMIGRATION_HANG:-0} tests/runner.sh ${*:-$MAIN_TESTS}"
 log "main kernel suites finished after $(( $(date +%s) - start )) s"

@@ -18,6 +18,11 @@ VNG_VERSION=1.42
 # need the linux-source of exactly that version and trixie main's rustc.
 STOCK_KERNELS=(7.3.4+deb13-amd64=7.3.4-1~bpo13+1 7.2.12+deb13-amd64=7.2.12-1~bpo13+1)
 MATPLOTLIB_VERSION=3.9.2
+# QEMU for the VMs: bookworm-backports' 10.0 series, unpacked under $TOOLS
+# (bookworm's 7.2 stays installed for its firmware). Bookworm's 7.2 runs
+# stale translated code after the kernel patches a static branch on another
+# vCPU: the guest dies in "Oops: int3" (README, "The VM").
+QEMU_SERIES=10.0
 HOST_PKGS=(flex bison libelf-dev libssl-dev bc cpio kmod python3-venv udev
 	   qemu-system-x86 make gcc xz-utils busybox-static trace-cmd)
 
@@ -28,6 +33,8 @@ LIBCLANG_PATH=$TOOLS/libclang/libclang-$LIBCLANG_VERSION.data/platlib/clang/nati
 VENV=$TOOLS/vng
 VNG=$VENV/bin/vng
 RUST_SRC_ROOT=$TOOLS/rust-src
+QEMU_ROOT=$TOOLS/qemu-$QEMU_SERIES
+QEMU=$QEMU_ROOT/usr/bin/qemu-system-x86_64
 KSRC_ROOT=$CACHE/src
 LLVM_ROOT=$CACHE/llvm-root
 STOCK_ROOT=$CACHE/stock-root

@@ -112,7 +112,39 @@ virtme_ng() {
 	"$VENV/bin/pip" install -q "virtme-ng==$VNG_VERSION"
 }
 
+# qemu: bookworm-backports' QEMU $QEMU_SERIES, unpacked (not installed)
+# under $QEMU_ROOT with a private apt configuration of its own; it finds
+# its firmware (SeaBIOS, iPXE) in bookworm's qemu-system-x86 packages.
+qemu() {
+	"$QEMU" --version 2>/dev/null | grep -q "version $QEMU_SERIES\." && return 0
+	local dir=$CACHE/apt-bookworm-backports ver opts
+	mkdir -p "$dir/lists/partial" "$dir/archives/partial"
+	echo "deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] http://deb.debian.org/debian bookworm-backports main" \
+		> "$dir/sources.list"
+	opts=(-o Dir::Etc::sourcelist="$dir/sources.list" -o Dir::Etc::sourceparts=-
+	      -o Dir::State::Lists="$dir/lists" -o Dir::Cache::archives="$dir/archives"
+	      -o Debug::NoLocking=1 -o APT::Sandbox::User=root)
+	apt-get "${opts[@]}" update -qq
+	ver=$(apt-cache "${opts[@]}" madison qemu-system-x86 |
+		awk -v s="$QEMU_SERIES" '$3 ~ "^1:"s"\\." {print $3; exit}')
+	[ -n "$ver" ] || die "QEMU $QEMU_SERIES is not in bookworm-backports"
+	log "downloading QEMU $ver (bookworm-backports)"
+	(cd "$dir/archives" && apt-get "${opts[@]}" download -qq \
+		"qemu-system-x86=$ver" "qemu-system-common=$ver" "qemu-system-data=$ver") ||
+		die "could not download QEMU $ver"
+	rm -rf "$QEMU_ROOT.new"
+	for deb in "$dir"/archives/qemu-system-{x86,common,data}_"${ver//:/%3a}"_*.deb; do
+		dpkg -x "$deb" "$QEMU_ROOT.new"
+	done
+	if ldd "$QEMU_ROOT.new/usr/bin/qemu-system-x86_64" | grep 'not found'; then
+		die "QEMU $ver lacks the libraries above"
+	fi
+	rm -rf "$QEMU_ROOT" && mv "$QEMU_ROOT.new" "$QEMU_ROOT"
+	"$QEMU" --version | head -n 1 >&2
+}
+
 host_packages
+qemu
 private_apt
 # A Debian headers tree (make module KDIR=/lib/modules/$(uname -r)/build on a
 # Debian machine): everything else is built in a trixie root by

@@ -58,8 +58,9 @@ echo "$start" > "$tmp/last-output"
 # host_note TEXT: a line of the host's in the console.
 host_note() { printf '[host] %s (%s)\n' "$*" "$(date +%T)" >> "$console"; }
 
-printf '[host] VM %s: %s, %s vCPUs, timeout %s s, started %s\n' \
-	"$name" "$kdir" "$cpus" "$limit" "$(date '+%F %T %Z')" > "$console"
+printf '[host] VM %s: %s, %s vCPUs, timeout %s s, started %s; %s\n' \
+	"$name" "$kdir" "$cpus" "$limit" "$(date '+%F %T %Z')" \
+	"$("$QEMU" --version | head -n 1)" > "$console"
 log "VM $name: $cpus vCPUs, timeout $limit s; guest console: $console"
 
 monitor() {
@@ -103,14 +104,24 @@ on_timeout() {
 	fi
 }
 
-# Progress and deadline, beside the VM.
+# Progress and deadline, beside the VM. A guest that panicked reboots,
+# which ends QEMU; one whose panic hangs (printing the tasks may wait for a
+# lock the dying CPU holds) is stopped 30 s after the panic.
 watch() {
-	local now last
+	local now last pid panicked=
 	while sleep 1; do
 		[ -e "$tmp/done" ] && return
 		now=$(date +%s)
 		if [ "$now" -ge "$deadline" ]; then
 			on_timeout
+			return
+		fi
+		if [ -z "$panicked" ] && grep -q -m1 'Kernel panic - not syncing' "$console"; then
+			panicked=$now
+		fi
+		if [ -n "$panicked" ] && [ $((now - panicked)) -ge 30 ] && pid=$(qemu_pid); then
+			host_note "the guest panicked 30 s ago and QEMU still runs: stopping it"
+			kill "$pid"
 			return
 		fi
 		read -r last < "$tmp/last-output" || last=$now
@@ -141,17 +152,16 @@ watcher=$!
 # it may hold any character. vng needs a terminal-less stdin; QEMU reopens
 # stdout by path, so its output goes through a pipe, never straight into a
 # file. timeout is the last resort should on_timeout itself get stuck.
-# No tsc=reliable: with it, sched_clock is marked stable early in boot,
-# and two guests out of a handful then died in "Oops: int3" at a static
-# branch being patched (sched_clock_cpu at 1.5 s; __schedule when trace
-# events were enabled). Without it, one debug guest once hung at boot in
-# the clocksource watchdog's skew check inside stop_machine().
+# QEMU is bookworm-backports' (scripts/setup.sh), with its own data
+# files first. An Oops panics the guest (oops=panic), and a panic ends
+# QEMU (vng's panic=-1 and -no-reboot), so a dead guest ends the run in
+# seconds; watch() stops QEMU if a panic itself hangs.
 set +e
 timeout -k 10 $((limit + 150)) "$VNG" --run "$kdir" "${kvm[@]}" --force-9p \
-	--cpus "$cpus" --memory 2G --user root --cwd "$TOP" --verbose \
-	--append "ignore_loglevel printk.devkmsg=on unknown_nmi_panic panic_sys_info=tasks,locks" \
+	--qemu "$QEMU" --cpus "$cpus" --memory 2G --user root --cwd "$TOP" --verbose \
+	--append "ignore_loglevel printk.devkmsg=on oops=panic unknown_nmi_panic panic_sys_info=tasks,locks" \
 	--exec "$TOP/scripts/vm-guest.sh $deadline $limit $margin $(printf %s "$cmd" | base64 -w0)" \
-	--qemu-opts="-monitor unix:$tmp/monitor.sock,server=on,wait=off -pidfile $tmp/qemu.pid" \
+	--qemu-opts="-L $QEMU_ROOT/usr/share/qemu -monitor unix:$tmp/monitor.sock,server=on,wait=off -pidfile $tmp/qemu.pid" \
 	</dev/null 2> >(perl -MPOSIX -ne 'BEGIN { $| = 1 } s/\r//g; print strftime("%T ", localtime), $_' >> "$console") |
 	relay
 rc=${PIPESTATUS[0]}
