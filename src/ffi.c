@@ -8,7 +8,11 @@
 #include <linux/debugfs.h>
 #include <linux/export.h>
 #include <linux/moduleparam.h>
+#include <linux/cpu.h>
 #include <linux/cpumask.h>
+#include <linux/interrupt.h>
+#include <linux/nmi.h>
+#include <linux/rcupdate.h>
 #include <linux/percpu.h>
 #include <linux/pid.h>
 #include <linux/sched.h>
@@ -59,6 +63,70 @@ bool rmigration_task_runnable(struct task_struct *p)
 bool rmigration_need_resched(void)
 {
 	return need_resched();
+}
+
+/*
+ * The multi-CPU stops (src/multi.rs). A participant's preemption and
+ * interrupts go off and on again in different states of its state machine,
+ * not in one scope.
+ */
+void rmigration_preempt_disable(void)
+{
+	preempt_disable();
+}
+
+void rmigration_preempt_enable(void)
+{
+	preempt_enable();
+}
+
+unsigned long rmigration_irq_save(void)
+{
+	unsigned long flags;
+
+	local_irq_save(flags);
+	hard_irq_disable();
+	return flags;
+}
+
+void rmigration_irq_restore(unsigned long flags)
+{
+	local_irq_restore(flags);
+}
+
+bool rmigration_irqs_disabled(void)
+{
+	return irqs_disabled();
+}
+
+/*
+ * A CPU spinning with interrupts off for its partners, as multi_cpu_stop()
+ * does: the lockup detectors and RCU are told it is not stuck.
+ */
+void rmigration_stop_watchdogs(void)
+{
+	touch_nmi_watchdog();
+	rcu_momentary_eqs();
+}
+
+bool rmigration_cpu_online(unsigned int cpu)
+{
+	return cpu_online(cpu);
+}
+
+void rmigration_cpus_read_lock(void)
+{
+	cpus_read_lock();
+}
+
+void rmigration_cpus_read_unlock(void)
+{
+	cpus_read_unlock();
+}
+
+void rmigration_cpu_relax(void)
+{
+	cpu_relax();
 }
 
 /* struct sched_attr is not in the kernel crate's bindings. */

@@ -33,6 +33,18 @@ bool rmigration_task_runnable(struct task_struct *p);
 /* need_resched() of the current task. */
 bool rmigration_need_resched(void);
 
+/* The multi-CPU stops (src/multi.rs): what is inline or a macro in C. */
+void rmigration_preempt_disable(void);
+void rmigration_preempt_enable(void);
+unsigned long rmigration_irq_save(void);
+void rmigration_irq_restore(unsigned long flags);
+bool rmigration_irqs_disabled(void);
+void rmigration_stop_watchdogs(void);
+bool rmigration_cpu_online(unsigned int cpu);
+void rmigration_cpus_read_lock(void);
+void rmigration_cpus_read_unlock(void);
+void rmigration_cpu_relax(void);
+
 /* SCHED_FIFO at MAX_RT_PRIO - 1, the highest priority a module can give. */
 int rmigration_set_fifo_max(struct task_struct *p);
 

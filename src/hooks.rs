@@ -8,15 +8,20 @@
 //! | `nowait`       | `CPU COUNT DELAY_US`  |                              |
 //! | `migrate`      | `PID CPU`             | the last migration           |
 //! | `stats`        |                       | per-CPU counters             |
+//! | `stop_two_cpus`| `CPU1 CPU2`           | the last two-CPU stop        |
+//! | `stop_machine` | `CPULIST` (`0,2-3`)   | the last machine stop        |
+//! | `swap`         | `PID1 PID2`           | the last swap                |
 //!
 //! A write returns its byte count on success and a negative errno otherwise:
 //! `EINVAL` for malformed input or a CPU out of range, `ENOENT` for an
 //! offline CPU (`stop_one_cpu`, `nowait`), `EAGAIN` when `nowait` has too
-//! many works pending; see [`migrate::migrate`] for `migrate`. The files
+//! many works pending; see [`migrate::migrate`] for `migrate`, and
+//! [`multi`] for the multi-CPU stops. The files
 //! are C `file_operations` (`src/ffi.c`) whose owner is this module: an
 //! open file keeps the module loaded, and removal waits for the calls in
 //! progress.
 
+mod multi;
 mod parse;
 
 use crate::{
@@ -60,10 +65,21 @@ enum Hook {
     Nowait = 1,
     Stats = 2,
     Migrate = 3,
+    StopTwoCpus = 4,
+    StopMachine = 5,
+    Swap = 6,
 }
 
 impl Hook {
-    const ALL: [Hook; 4] = [Hook::StopOneCpu, Hook::Nowait, Hook::Stats, Hook::Migrate];
+    const ALL: [Hook; 7] = [
+        Hook::StopOneCpu,
+        Hook::Nowait,
+        Hook::Stats,
+        Hook::Migrate,
+        Hook::StopTwoCpus,
+        Hook::StopMachine,
+        Hook::Swap,
+    ];
 
     fn from_id(id: c_int) -> Option<Self> {
         Self::ALL.into_iter().find(|h| *h as c_int == id)
@@ -75,12 +91,19 @@ impl Hook {
             Hook::Nowait => c"nowait",
             Hook::Stats => c"stats",
             Hook::Migrate => c"migrate",
+            Hook::StopTwoCpus => c"stop_two_cpus",
+            Hook::StopMachine => c"stop_machine",
+            Hook::Swap => c"swap",
         }
     }
 
     fn mode(self) -> u16 {
         match self {
-            Hook::StopOneCpu | Hook::Migrate => 0o600,
+            Hook::StopOneCpu
+            | Hook::Migrate
+            | Hook::StopTwoCpus
+            | Hook::StopMachine
+            | Hook::Swap => 0o600,
             Hook::Nowait => 0o200,
             Hook::Stats => 0o400,
         }
@@ -111,6 +134,8 @@ pub(crate) struct Hooks {
     last: SpinLock<Option<Record>>,
     #[pin]
     last_migration: SpinLock<Option<Outcome>>,
+    #[pin]
+    multi: multi::MultiHooks,
 }
 
 impl Hooks {
@@ -118,6 +143,7 @@ impl Hooks {
         pin_init!(Self {
             last <- new_spinlock!(None, "rmigration_hooks_last"),
             last_migration <- new_spinlock!(None, "rmigration_hooks_last_migration"),
+            multi <- multi::MultiHooks::new(),
         })
     }
 
@@ -126,6 +152,9 @@ impl Hooks {
             Hook::StopOneCpu => self.stop_one_cpu(input),
             Hook::Nowait => nowait(input),
             Hook::Migrate => self.migrate(input),
+            Hook::StopTwoCpus => self.multi.stop_two_cpus(input),
+            Hook::StopMachine => self.multi.stop_machine(input),
+            Hook::Swap => self.multi.swap(input),
             Hook::Stats => Err(EPERM),
         }
     }
@@ -135,6 +164,9 @@ impl Hooks {
             Hook::StopOneCpu => self.show_last(m),
             Hook::Stats => show_stats(m),
             Hook::Migrate => self.show_last_migration(m),
+            Hook::StopTwoCpus => self.multi.show_two(m),
+            Hook::StopMachine => self.multi.show_machine(m),
+            Hook::Swap => self.multi.show_swap(m),
             Hook::Nowait => {}
         }
     }

@@ -178,3 +178,104 @@ fn move_task(task: &Task, to: CpuId) -> (Where, u32, c_int, u32) {
     let ret = sched::set_cpus_allowed(task, to).map_or_else(|e| e.to_errno(), |()| 0);
     (before, before_cpu, ret, sched::task_cpu(task).as_u32())
 }
+
+/// What a swap did: for each task, the CPU it was on and the CPU it is on
+/// after.
+#[derive(Clone, Copy)]
+pub(crate) struct SwapOutcome {
+    /// The tasks' pids.
+    pub(crate) pids: [i32; 2],
+    /// The CPU each was on when the two CPUs were stopped.
+    pub(crate) before: [u32; 2],
+    /// The CPU each is on afterwards (a sleeping task moves when it wakes).
+    pub(crate) after: [u32; 2],
+    /// The result: 0, or the first error of `set_cpus_allowed_ptr()`.
+    pub(crate) ret: c_int,
+    /// From the request to the end of the stop, in ns.
+    pub(crate) ns: u64,
+}
+
+/// Exchanges the CPUs of the tasks of `pid1` and `pid2` through a two-CPU
+/// stop of their CPUs, as `migrate_swap()` does.
+///
+/// Inside the lock-step, with both CPUs' interrupts off, each task is
+/// checked to be still on the CPU it was looked up on (else the stop is
+/// retried); then, with interrupts on again but both CPUs still held by
+/// their `rmigration` threads (so neither task can run), each task gets the
+/// other's CPU as its affinity. The kernel moves the two tasks between
+/// the runqueues without touching their masks (`__migrate_swap_task()`),
+/// which a module cannot do; `set_cpus_allowed_ptr()` may sleep, hence the
+/// second step.
+///
+/// CONTEXT: process context, may sleep.
+///
+/// RETURNS: the outcome, or `EINVAL` for the same task twice, two tasks
+/// on one CPU, or a task whose affinity cannot be set; `ESRCH` if a pid has
+/// no task; `EAGAIN` if the tasks kept moving, `ENOENT` if their CPUs kept
+/// going offline.
+pub(crate) fn swap(pid1: u32, pid2: u32) -> Result<SwapOutcome> {
+    let pids = [
+        i32::try_from(pid1).map_err(|_| EINVAL)?,
+        i32::try_from(pid2).map_err(|_| EINVAL)?,
+    ];
+    if pids[0] == pids[1] {
+        return Err(EINVAL);
+    }
+    let tasks = [
+        sched::find_task(pids[0]).ok_or(ESRCH)?,
+        sched::find_task(pids[1]).ok_or(ESRCH)?,
+    ];
+    if !tasks.iter().all(|t| sched::affinity_settable(t)) {
+        return Err(EINVAL);
+    }
+    let start = sched::now_ns();
+    let mut last = EAGAIN;
+    for _ in 0..RETRIES {
+        let cpus = [sched::task_cpu(&tasks[0]), sched::task_cpu(&tasks[1])];
+        if cpus[0] == cpus[1] {
+            return Err(EINVAL);
+        }
+        // On cpus[0], interrupts off on both CPUs.
+        let still_there = |_: &crate::multi::Lockstep<'_>| {
+            if sched::task_cpu(&tasks[0]) == cpus[0] && sched::task_cpu(&tasks[1]) == cpus[1] {
+                0
+            } else {
+                EAGAIN.to_errno()
+            }
+        };
+        // On cpus[0], interrupts on, cpus[1] still held.
+        let exchange = || {
+            sched::set_cpus_allowed(&tasks[0], cpus[1])
+                .and_then(|()| sched::set_cpus_allowed(&tasks[1], cpus[0]))
+                .map_or_else(|e| e.to_errno(), |()| 0)
+        };
+        let ret = crate::multi::stop_two_cpus_with(
+            cpus[0],
+            cpus[1],
+            c"swap",
+            &still_there,
+            Some(&exchange),
+        );
+        last = match ret {
+            Ok(r) if r == EAGAIN.to_errno() => EAGAIN,
+            // A CPU went offline, so its task has left it: look again.
+            Err(e) if e == ENOENT => ENOENT,
+            Err(e) => return Err(e),
+            Ok(ret) => {
+                let o = SwapOutcome {
+                    pids,
+                    before: cpus.map(|c| c.as_u32()),
+                    after: [
+                        sched::task_cpu(&tasks[0]).as_u32(),
+                        sched::task_cpu(&tasks[1]).as_u32(),
+                    ],
+                    ret,
+                    ns: sched::now_ns().saturating_sub(start),
+                };
+                trace::swap_done(o.pids, o.before, o.after, o.ret, o.ns);
+                return Ok(o);
+            }
+        };
+    }
+    Err(last)
+}

@@ -14,6 +14,7 @@
 mod bindings;
 mod hooks;
 mod migrate;
+mod multi;
 mod sched;
 mod smpboot;
 mod stopper;

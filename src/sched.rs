@@ -57,7 +57,7 @@ pub(crate) fn spin_while_thread_runs(cpu: CpuId, done: impl Fn() -> bool) -> boo
         // `stopper::stopper()`); `need_resched()` reads the current task.
         let runs = !task.is_null()
             && unsafe { ffi_bindings::rmigration_task_runnable(task) }
-            && !unsafe { ffi_bindings::rmigration_need_resched() };
+            && !need_resched();
         if !runs || CpuId::current() == cpu {
             return false;
         }
@@ -164,4 +164,90 @@ pub(crate) fn set_cpus_allowed(task: &Task, cpu: CpuId) -> Result {
 pub(crate) fn cpu_active(cpu: CpuId) -> bool {
     // SAFETY: `cpu` is a possible CPU.
     unsafe { ffi_bindings::rmigration_cpu_active(cpu.into()) }
+}
+
+/// Whether `cpu` is online.
+pub(crate) fn cpu_online(cpu: CpuId) -> bool {
+    // SAFETY: `cpu` is a possible CPU.
+    unsafe { ffi_bindings::rmigration_cpu_online(cpu.into()) }
+}
+
+/// Whether a task of this CPU wants it (`need_resched()`).
+pub(crate) fn need_resched() -> bool {
+    // SAFETY: Reads a flag of the current task.
+    unsafe { ffi_bindings::rmigration_need_resched() }
+}
+
+/// `cpu_relax()`, in a spin loop.
+pub(crate) fn cpu_relax() {
+    // SAFETY: A pause instruction.
+    unsafe { ffi_bindings::rmigration_cpu_relax() }
+}
+
+/// Turns preemption off on this CPU (`preempt_disable()`).
+///
+/// Each call is paired with one [`preempt_enable`] later on the same
+/// task, as in C; the multi-CPU stops pair them across the states of
+/// their state machine, not in one scope.
+pub(crate) fn preempt_disable() {
+    // SAFETY: Raises the preemption count of this CPU.
+    unsafe { ffi_bindings::rmigration_preempt_disable() }
+}
+
+/// Turns preemption on again after [`preempt_disable`]; the task may be
+/// preempted here.
+pub(crate) fn preempt_enable() {
+    // SAFETY: Lowers the preemption count raised by `preempt_disable()`
+    // (documented pairing).
+    unsafe { ffi_bindings::rmigration_preempt_enable() }
+}
+
+/// The interrupt state of this CPU before [`irq_save`] turned them off.
+#[must_use]
+pub(crate) struct IrqFlags(usize);
+
+/// Turns interrupts off on this CPU (`local_irq_save()`), until
+/// [`irq_restore`] with what this returns.
+pub(crate) fn irq_save() -> IrqFlags {
+    // SAFETY: Turns interrupts off; the flags give the state back.
+    IrqFlags(unsafe { ffi_bindings::rmigration_irq_save() })
+}
+
+/// Gives this CPU the interrupt state it had before [`irq_save`].
+pub(crate) fn irq_restore(flags: IrqFlags) {
+    // SAFETY: `flags` came from `irq_save()` on this CPU.
+    unsafe { ffi_bindings::rmigration_irq_restore(flags.0) }
+}
+
+/// Whether interrupts are off on this CPU.
+pub(crate) fn irqs_disabled() -> bool {
+    // SAFETY: Reads the flags of this CPU.
+    unsafe { ffi_bindings::rmigration_irqs_disabled() }
+}
+
+/// Tells the lockup detectors and RCU that this CPU, spinning with
+/// interrupts off for its partners, is not stuck.
+pub(crate) fn stop_watchdogs() {
+    // SAFETY: May be called in any context.
+    unsafe { ffi_bindings::rmigration_stop_watchdogs() }
+}
+
+/// Holds the CPU hotplug lock for reading (`cpus_read_lock()`): no CPU
+/// comes or goes while it lives.
+pub(crate) struct CpusReadGuard(());
+
+impl CpusReadGuard {
+    /// Takes the lock; may sleep.
+    pub(crate) fn new() -> Self {
+        // SAFETY: Process context; released in `drop`.
+        unsafe { ffi_bindings::rmigration_cpus_read_lock() };
+        Self(())
+    }
+}
+
+impl Drop for CpusReadGuard {
+    fn drop(&mut self) {
+        // SAFETY: Taken in `new`.
+        unsafe { ffi_bindings::rmigration_cpus_read_unlock() };
+    }
 }

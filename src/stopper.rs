@@ -46,16 +46,18 @@ use kernel::{
         nr_cpu_ids,
         CpuId, //
     },
-    new_spinlock_irq,
+    new_spinlock, new_spinlock_irq,
     prelude::*,
     sync::{
         atomic::{
             Acquire,
             Atomic,
+            Full,
             Relaxed,
             Release, //
         },
         Completion,
+        SpinLock,
         SpinLockIrq, //
     },
 };
@@ -132,39 +134,60 @@ pub(crate) struct Stopper {
     pending: Atomic<bool>,
 }
 
-/// The completion record of a waiting caller (`struct cpu_stop_done`).
+/// The completion record of a waiting caller (`struct cpu_stop_done`): of
+/// one work, or of the works of a multi-CPU stop.
 #[pin_data]
-struct Done {
+pub(crate) struct Done {
+    /// The result: of the work, or the last non-zero one of the works.
     ret: Atomic<i32>,
-    /// Set once `ret` is, before `completion` is completed: a caller may spin
-    /// on it, but must still wait for `completion` before `Done` goes away.
+    /// Works not done yet.
+    todo: Atomic<i32>,
+    /// Set once every work is done, before `completion` is completed: a
+    /// caller may spin on it, but must still wait for `completion` before
+    /// `Done` goes away.
     finished: Atomic<bool>,
     #[pin]
     completion: Completion,
 }
 
 impl Done {
-    fn new() -> impl PinInit<Self> {
+    /// The record of `todo` works (at least one).
+    pub(crate) fn new(todo: i32) -> impl PinInit<Self> {
         pin_init!(Self {
             ret: Atomic::new(0),
+            todo: Atomic::new(todo),
             finished: Atomic::new(false),
             completion <- Completion::new(),
         })
     }
 
-    /// Hands `ret` to the caller and wakes it (`cpu_stop_signal_done()`).
+    /// Hands `ret` to the caller and, for the last work, wakes it
+    /// (`cpu_stop_signal_done()`).
     ///
     /// # Safety
     ///
     /// `done` must point at the `Done` of a caller waiting in
-    /// [`Done::wait`]; it is not touched after this call.
+    /// [`Done::wait`] or [`Done::wait_all`]; it is not touched after this
+    /// call.
     unsafe fn signal(done: *mut rmigration_done, ret: c_int) {
         // SAFETY: A waiting caller keeps its `Done` alive until `completion`
         // is completed (safety requirements).
         let done = unsafe { &*done.cast::<Done>() };
-        done.ret.store(ret, Relaxed);
-        done.finished.store(true, Release);
-        done.completion.complete_all();
+        if ret != 0 {
+            done.ret.store(ret, Relaxed);
+        }
+        // Fully ordered, as `atomic_dec_and_test()`: the last one sees
+        // every result stored before.
+        if done.todo.fetch_sub(1, Full) == 1 {
+            done.finished.store(true, Release);
+            done.completion.complete_all();
+        }
+    }
+
+    /// Counts as done a work of a multi-CPU stop that was never queued.
+    pub(crate) fn skip(&self) {
+        // SAFETY: `self` is alive for the call, and its caller waits.
+        unsafe { Done::signal(ptr::from_ref(self).cast_mut().cast(), 0) };
     }
 
     /// Waits until the work is done on `cpu` and returns its result.
@@ -176,6 +199,11 @@ impl Done {
     /// this CPU. Never when `cpu` is this CPU: the thread runs here.
     fn wait(&self, cpu: CpuId) -> c_int {
         sched::spin_while_thread_runs(cpu, || self.finished.load(Acquire));
+        self.wait_all()
+    }
+
+    /// Waits until every work is done and returns the result.
+    pub(crate) fn wait_all(&self) -> c_int {
         // Even when `finished` is set, wait for `complete_all()` to be
         // done with `completion` before it goes away with our stack.
         self.completion.wait_for_completion();
@@ -342,8 +370,13 @@ impl Stopper {
 pub(crate) const STOPPER_SIZE: usize = core::mem::size_of::<Stopper>();
 
 /// The stoppers of all possible CPUs.
+#[pin_data]
 pub(crate) struct Stoppers {
     cpus: KVec<Pin<KBox<Stopper>>>,
+    /// Held while the works of one multi-CPU stop are queued
+    /// ([`queue_lockstep`]).
+    #[pin]
+    lockstep: SpinLock<()>,
 }
 
 /// The published stoppers, for the thread callbacks and the C API, which
@@ -357,7 +390,7 @@ static STOPPERS: Atomic<*const Stoppers> = Atomic::new(ptr::null());
 /// `STOPPERS` points at the boxed stoppers while this object exists.
 pub(crate) struct Published {
     /// Used through `STOPPERS`.
-    _stoppers: KBox<Stoppers>,
+    _stoppers: Pin<KBox<Stoppers>>,
 }
 
 impl Published {
@@ -369,7 +402,13 @@ impl Published {
             let cpu = CpuId::from_u32(id).ok_or(EINVAL)?;
             cpus.push(KBox::pin_init(Stopper::new(cpu), GFP_KERNEL)?, GFP_KERNEL)?;
         }
-        let this = KBox::new(Stoppers { cpus }, GFP_KERNEL)?;
+        let this = KBox::pin_init(
+            pin_init!(Stoppers {
+                cpus,
+                lockstep <- new_spinlock!((), "rmigration_lockstep_queue"),
+            }),
+            GFP_KERNEL,
+        )?;
         if STOPPERS
             .cmpxchg(ptr::null(), &raw const *this, Release)
             .is_err()
@@ -398,22 +437,56 @@ pub(crate) fn totals() -> (u64, u64, u64) {
         })
 }
 
+/// The published stoppers.
+fn stoppers() -> Option<&'static Stoppers> {
+    let stoppers = STOPPERS.load(Acquire);
+    // SAFETY: A published pointer is valid until module unload (see
+    // `stopper()`).
+    (!stoppers.is_null()).then(|| unsafe { &*stoppers })
+}
+
 /// The stopper of `cpu`, if the stoppers are published.
 ///
 /// The stoppers are unpublished at module unload only, after the threads
 /// are stopped and the hooks removed, and modules using the C API hold a
 /// reference on this one: no caller can still hold the reference then.
 pub(crate) fn stopper(cpu: CpuId) -> Option<&'static Stopper> {
-    let stoppers = STOPPERS.load(Acquire);
-    if stoppers.is_null() {
-        return None;
-    }
-    // SAFETY: A published pointer is valid until module unload (above).
-    let stoppers = unsafe { &*stoppers };
-    stoppers
+    stoppers()?
         .cpus
         .get(usize::try_from(u32::from(cpu)).ok()?)
         .map(|s| s.as_ref().get_ref())
+}
+
+/// Queues the works of one multi-CPU stop, one per CPU, in one step
+/// (`cpu_stop_queue_two_works()`, `queue_stop_cpus_work()`).
+///
+/// No other multi-CPU stop queues meanwhile, so two of them queue in the
+/// same order on every CPU they share. Preemption stays off until every
+/// work is queued, so a thread woken on this CPU cannot preempt the caller
+/// before its partners are queued. If a stopper is disabled, nothing is
+/// queued: `ENOENT`.
+///
+/// RETURNS: how many works were queued, the first ones: all of them,
+/// unless a stopper was disabled after the check (then the caller aborts).
+///
+/// # Safety
+///
+/// Each work must stay valid and untouched until its function starts.
+pub(crate) unsafe fn queue_lockstep(works: &mut [(CpuId, rmigration_work)]) -> Result<usize> {
+    let stoppers = stoppers().ok_or(ENOENT)?;
+    let _queueing = stoppers.lockstep.lock();
+    for &(cpu, _) in works.iter() {
+        if !stopper(cpu).is_some_and(|s| s.inner.lock().enabled) {
+            return Err(ENOENT);
+        }
+    }
+    for (i, (cpu, work)) in works.iter_mut().enumerate() {
+        // SAFETY: The caller keeps `work` valid until it runs.
+        if !stopper(*cpu).is_some_and(|s| unsafe { s.queue(work) }) {
+            return Ok(i);
+        }
+    }
+    Ok(works.len())
 }
 
 /// Runs `func(arg)` on `cpu` and returns its result (`stop_one_cpu()`).
@@ -442,7 +515,7 @@ pub(crate) unsafe fn stop_one_cpu(
         // A work of this stopper waiting for a later one would wait forever.
         return Err(EDEADLK);
     }
-    stack_pin_init!(let done = Done::new());
+    stack_pin_init!(let done = Done::new(1));
     let mut work = rmigration_work {
         next: ptr::null_mut(),
         fn_: Some(func),

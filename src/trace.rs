@@ -399,3 +399,96 @@ pub(crate) fn migrate_done(m: &Migration<'_>) {
         );
     }
 }
+
+/// CPUs, as the kernel's cpulist format shows them (`0,2-3`).
+pub(crate) struct CpuList<'a>(pub(crate) &'a [CpuId]);
+
+impl fmt::Display for CpuList<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut cpus = self.0.iter().map(|c| c.as_u32()).peekable();
+        let mut first = true;
+        while let Some(start) = cpus.next() {
+            let mut end = start;
+            while cpus.peek() == Some(&(end + 1)) {
+                end += 1;
+                cpus.next();
+            }
+            let sep = if first { "" } else { "," };
+            first = false;
+            if end == start {
+                write!(f, "{}{}", sep, start)?;
+            } else {
+                write!(f, "{}{}-{}", sep, start, end)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The works of multi-CPU stop `name` are queued on the first `queued` of
+/// `cpus`.
+pub(crate) fn multi_queued(name: &CStr, cpus: &[CpuId], queued: usize) {
+    if enabled() {
+        pr_info!(
+            "{}: queued on CPUs {} by {} ({})\n",
+            name.to_str().unwrap_or("?"),
+            CpuList(cpus.get(..queued).unwrap_or(cpus)),
+            current_pid(),
+            Comm(&sched::current_comm())
+        );
+    }
+}
+
+/// The participant of multi-CPU stop `name` on `cpu` enters `state`.
+pub(crate) fn multi_state(name: &CStr, cpu: CpuId, state: crate::multi::State) {
+    if enabled() {
+        pr_info!(
+            "{}: CPU {} enters {}\n",
+            name.to_str().unwrap_or("?"),
+            cpu.as_u32(),
+            state.name()
+        );
+    }
+}
+
+/// The participant of `name` on `cpu` left PREPARE before its partners
+/// came: another task wanted the CPU (`wanted`), or it waited too long.
+pub(crate) fn multi_withdrew(name: &CStr, cpu: CpuId, wanted: bool) {
+    if enabled() && wanted {
+        pr_info!(
+            "{}: CPU {} leaves PREPARE for a task that wants it, and comes back\n",
+            name.to_str().unwrap_or("?"),
+            cpu.as_u32()
+        );
+    }
+}
+
+/// Multi-CPU stop `name` is done: `ret`, `ns` after queueing.
+pub(crate) fn multi_done(name: &CStr, ret: c_int, ns: u64) {
+    if enabled() {
+        pr_info!(
+            "{}: done, ret={}, {} ns\n",
+            name.to_str().unwrap_or("?"),
+            ret,
+            ns
+        );
+    }
+}
+
+/// A swap of the tasks `pids` is done: each went from its `before` CPU
+/// to its `after` one (a sleeping task moves when it wakes).
+pub(crate) fn swap_done(pids: [i32; 2], before: [u32; 2], after: [u32; 2], ret: c_int, ns: u64) {
+    if enabled() {
+        pr_info!(
+            "swap: pid {} CPU {} -> {}, pid {} CPU {} -> {}: ret={}, {} ns\n",
+            pids[0],
+            before[0],
+            after[0],
+            pids[1],
+            before[1],
+            after[1],
+            ret,
+            ns
+        );
+    }
+}

@@ -40,6 +40,33 @@ pub(crate) fn fields<const N: usize>(input: &[u8]) -> Result<[u32; N]> {
     Ok(out)
 }
 
+/// Parses a CPU list in the kernel's cpulist format (`0`, `0,2`, `1-3`,
+/// `0,2-3`) into a bitmap of CPUs below `limit` (at most 64).
+///
+/// `EINVAL` for an empty list or element, a reversed range, a CPU at or
+/// over `limit`, or anything but digits, `,` and `-` (and one newline at
+/// the end).
+pub(crate) fn cpulist(input: &[u8], limit: u32) -> Result<u64> {
+    let input = input.strip_suffix(b"\n").unwrap_or(input);
+    let limit = limit.min(64);
+    let mut bits = 0u64;
+    for item in input.split(|c| *c == b',') {
+        let mut ends = item.splitn(2, |c| *c == b'-');
+        let first = field(ends.next().ok_or(EINVAL)?)?;
+        let last = match ends.next() {
+            Some(last) => field(last)?,
+            None => first,
+        };
+        if first > last || last >= limit {
+            return Err(EINVAL);
+        }
+        for cpu in first..=last {
+            bits |= 1 << cpu;
+        }
+    }
+    Ok(bits)
+}
+
 #[kunit_tests(rmigration_parse)]
 mod tests {
     use super::*;
@@ -79,6 +106,37 @@ mod tests {
         ] {
             assert_eq!(fields::<1>(bad), Err(EINVAL));
         }
+    }
+
+    #[test]
+    fn cpulists() {
+        assert_eq!(cpulist(b"0", 4), Ok(0b1));
+        assert_eq!(cpulist(b"0,2\n", 4), Ok(0b101));
+        assert_eq!(cpulist(b"1-3", 4), Ok(0b1110));
+        assert_eq!(cpulist(b"0,2-3", 4), Ok(0b1101));
+        assert_eq!(cpulist(b"3,0,0", 4), Ok(0b1001));
+        assert_eq!(cpulist(b"63", 100), Ok(1 << 63));
+        for bad in [
+            &b""[..],
+            b"\n",
+            b",",
+            b"0,",
+            b",1",
+            b"4",
+            b"0-4",
+            b"3-1",
+            b"1-",
+            b"-1",
+            b"1--2",
+            b"1-2-3",
+            b"0 1",
+            b"0;1",
+            b"64",
+            b"x",
+        ] {
+            assert_eq!(cpulist(bad, 4), Err(EINVAL));
+        }
+        assert_eq!(cpulist(b"64", 100), Err(EINVAL));
     }
 
     #[test]

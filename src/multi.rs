@@ -1,0 +1,617 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Multi-CPU stops: [`stop_two_cpus_with`] and [`stop_machine_with`], the
+//! kernel's `multi_cpu_stop()` state machine on the per-CPU stoppers.
+//!
+//! ```text
+//! caller                      rmigration/A         rmigration/B
+//! cpus_read_lock()
+//! queue a work on A and B     PREPARE: arrive      PREPARE: arrive
+//! (one step, see below)       DISABLE_IRQ          DISABLE_IRQ
+//!                             RUN: run() if active RUN: run() if active
+//!                             HOLD: irqs on, hold() on one CPU, the others wait
+//!                             EXIT                 EXIT
+//! wait for both works; cpus_read_unlock()
+//! ```
+//!
+//! Each state is acknowledged by every participant, and the last one to
+//! acknowledge moves the machine on, as in the kernel. What differs, and
+//! why it cannot deadlock:
+//!
+//! - **Order.** Multi-CPU works are queued under one lock
+//!   ([`stopper::queue_lockstep`]), all of one stop at a time, so two stops
+//!   that share CPUs are queued in the same order on each of them: on every
+//!   shared CPU the first one's work runs before the second one's, and
+//!   nobody waits in a cycle. Preemption is off while queueing, so a
+//!   thread woken on the caller's CPU cannot preempt the caller before the
+//!   other works are queued (the livelock `queue_stop_cpus_work()` avoids).
+//! - **Hotplug.** The caller holds `cpus_read_lock()` from queueing to the
+//!   last work done: no CPU can go offline meanwhile, so no participant is
+//!   parked half-way, and the set of online CPUs of a machine stop stays
+//!   what it was. A work never takes that lock itself, and hotplug only
+//!   starts once the caller let go.
+//! - **Our threads are not the stop class.** Something that preempts a
+//!   participant before its interrupts are off (the kernel's own stopper,
+//!   a deadline task) may itself wait for a CPU that already spins in the
+//!   rendezvous with interrupts off: the kernel's `stop_machine()` on CPU A
+//!   waits for B, while B waits for our A. So a participant never waits
+//!   with interrupts off for a partner that might not come: in PREPARE it
+//!   spins with preemption off but interrupts on (it answers IPIs), and it
+//!   *withdraws* its arrival when `need_resched()` says another task wants
+//!   its CPU, or after spinning [`PREPARE_SPIN_NS`], then lets that task
+//!   run (or sleeps [`PREPARE_NAP_US`]) and arrives again. The machine
+//!   leaves PREPARE only with every participant present at once, each with
+//!   preemption off; from then on none of them can be preempted, so all of
+//!   them reach the states after it without waiting for anyone else. A
+//!   participant whose partner is stuck behind a work that sleeps on this
+//!   CPU's tasks therefore does not keep them off their CPU either.
+//! - **Sleeping.** `run()` runs with interrupts off and must not sleep;
+//!   `hold()` runs with interrupts and preemption on while the other
+//!   participants still hold their CPUs (spinning preemptibly: only the
+//!   stop class and deadline tasks can take the CPU from a `SCHED_FIFO` 99
+//!   thread), for what may sleep, such as `set_cpus_allowed_ptr()`.
+//!
+//! Unload cannot overlap a stop: hooks are removed (waiting for their
+//! writers) and C API users hold a reference on the module.
+
+use crate::{
+    bindings::{
+        rmigration_done,
+        rmigration_work, //
+    },
+    sched,
+    stopper::{
+        self,
+        Done, //
+    },
+    trace, //
+};
+use core::{
+    ffi::c_void,
+    ptr, //
+};
+use kernel::{
+    cpu::{
+        nr_cpu_ids,
+        CpuId, //
+    },
+    prelude::*,
+    sync::atomic::{
+        Acquire,
+        Atomic,
+        Full,
+        Relaxed, //
+    },
+    time::{
+        delay::fsleep,
+        Delta, //
+    },
+};
+use pin_init::stack_pin_init;
+
+/// How long a participant spins in PREPARE for its partners before it
+/// withdraws and naps, in ns.
+pub(crate) const PREPARE_SPIN_NS: u64 = 1_000_000;
+
+/// How long a participant that withdrew for want of partners sleeps, in
+/// µs: less than [`PREPARE_SPIN_NS`], so a participant that arrives while
+/// another naps is still spinning when that one comes back.
+pub(crate) const PREPARE_NAP_US: i64 = 50;
+
+/// The states of a multi-CPU stop, in order (`enum multi_stop_state`).
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Debug)]
+#[repr(u32)]
+pub(crate) enum State {
+    /// Participants arrive, and may withdraw while others are missing.
+    Prepare = 1,
+    /// Every participant turns its interrupts off.
+    DisableIrq = 2,
+    /// `run()` runs on the active CPUs, interrupts off on all.
+    Run = 3,
+    /// Interrupts on; `hold()` runs on one CPU while the others wait.
+    Hold = 4,
+    /// Every participant leaves.
+    Exit = 5,
+    /// The caller could not queue every work: the participants leave.
+    Abort = 6,
+}
+
+impl State {
+    fn from_u32(v: u32) -> Self {
+        match v {
+            1 => State::Prepare,
+            2 => State::DisableIrq,
+            3 => State::Run,
+            4 => State::Hold,
+            5 => State::Exit,
+            _ => State::Abort,
+        }
+    }
+
+    fn next(self) -> Self {
+        match self {
+            State::Prepare => State::DisableIrq,
+            State::DisableIrq => State::Run,
+            State::Run => State::Hold,
+            State::Hold | State::Exit => State::Exit,
+            State::Abort => State::Abort,
+        }
+    }
+
+    /// The kernel's name of the state.
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            State::Prepare => "PREPARE",
+            State::DisableIrq => "DISABLE_IRQ",
+            State::Run => "RUN",
+            State::Hold => "HOLD",
+            State::Exit => "EXIT",
+            State::Abort => "ABORT",
+        }
+    }
+}
+
+/// The state machine: the state and how many participants acknowledged it
+/// (in PREPARE: are present), in one word changed by compare-and-exchange
+/// only, so that an arrival, a withdrawal and the move to the next state
+/// are each one atomic step.
+pub(crate) struct Machine {
+    word: Atomic<u64>,
+    participants: u32,
+}
+
+impl Machine {
+    /// A machine in PREPARE for `participants` (at least one).
+    pub(crate) fn new(participants: u32) -> Self {
+        Self {
+            word: Atomic::new(Self::pack(State::Prepare, 0)),
+            participants,
+        }
+    }
+
+    fn pack(state: State, count: u32) -> u64 {
+        (u64::from(state as u32) << 32) | u64::from(count)
+    }
+
+    fn unpack(word: u64) -> (State, u32) {
+        // The halves of a `u64` fit their `u32`s.
+        (State::from_u32((word >> 32) as u32), word as u32)
+    }
+
+    /// The current state.
+    pub(crate) fn state(&self) -> State {
+        Self::unpack(self.word.load(Acquire)).0
+    }
+
+    /// Changes the word by `f` (`None`: leave it) in one atomic step;
+    /// returns whether `f` changed it.
+    fn update(&self, f: impl Fn(State, u32) -> Option<(State, u32)>) -> bool {
+        let mut old = self.word.load(Acquire);
+        loop {
+            let (state, count) = Self::unpack(old);
+            let Some((state, count)) = f(state, count) else {
+                return false;
+            };
+            match self.word.cmpxchg(old, Self::pack(state, count), Full) {
+                Ok(_) => return true,
+                Err(now) => old = now,
+            }
+        }
+    }
+
+    /// One participant arrives in PREPARE; the last one moves the machine
+    /// to DISABLE_IRQ. Returns `false` if the stop was aborted.
+    pub(crate) fn arrive(&self) -> bool {
+        let n = self.participants;
+        self.update(|state, count| match state {
+            State::Prepare if count + 1 == n => Some((State::DisableIrq, 0)),
+            State::Prepare => Some((State::Prepare, count + 1)),
+            _ => None,
+        })
+    }
+
+    /// One participant present in PREPARE leaves it again; `false` if the
+    /// machine has already moved on (then it must go on with it).
+    pub(crate) fn withdraw(&self) -> bool {
+        self.update(|state, count| match state {
+            State::Prepare if count > 0 => Some((State::Prepare, count - 1)),
+            _ => None,
+        })
+    }
+
+    /// One participant acknowledges `state`; the last one moves the machine
+    /// to the next state (`ack_state()`).
+    pub(crate) fn ack(&self, state: State) {
+        let n = self.participants;
+        self.update(|now, count| match now {
+            s if s != state => None,
+            s if count + 1 == n => Some((s.next(), 0)),
+            s => Some((s, count + 1)),
+        });
+    }
+
+    /// The caller gives up before every participant is queued: those
+    /// queued leave. Only possible in PREPARE, which cannot end while a
+    /// participant is missing.
+    pub(crate) fn abort(&self) -> bool {
+        self.update(|state, _| (state == State::Prepare).then_some((State::Abort, 0)))
+    }
+}
+
+/// Which CPUs of a stop run `run()`.
+#[derive(Clone, Copy)]
+pub(crate) enum Active {
+    /// This one.
+    One(CpuId),
+    /// Those whose bit is set (CPUs 0 to 63).
+    Bits(u64),
+}
+
+impl Active {
+    fn has(self, cpu: CpuId) -> bool {
+        match self {
+            Active::One(c) => c == cpu,
+            Active::Bits(b) => cpu.as_u32() < 64 && b & (1 << cpu.as_u32()) != 0,
+        }
+    }
+}
+
+/// What runs in the lock-step, with interrupts off on every participant.
+pub(crate) type RunFn<'a> = &'a (dyn Fn(&Lockstep<'_>) -> c_int + Sync);
+/// What runs after, on one CPU, with the others still held.
+pub(crate) type HoldFn<'a> = &'a (dyn Fn() -> c_int + Sync);
+
+/// One multi-CPU stop, shared by its participants (`struct
+/// multi_stop_data`). It lives on the caller's stack, which waits until
+/// every participant is done with it.
+pub(crate) struct Lockstep<'a> {
+    machine: Machine,
+    name: &'static CStr,
+    active: Active,
+    run: RunFn<'a>,
+    hold: Option<(CpuId, HoldFn<'a>)>,
+    /// Participants that found their interrupts off in DISABLE_IRQ.
+    irqs_off: Atomic<u32>,
+    /// The same, as a bitmap of CPUs 0 to 63.
+    irqs_off_cpus: Atomic<u64>,
+}
+
+impl Lockstep<'_> {
+    /// How many CPUs take part.
+    pub(crate) fn participants(&self) -> u32 {
+        self.machine.participants
+    }
+
+    /// How many participants have turned their interrupts off; from RUN
+    /// on, until EXIT, all of them.
+    pub(crate) fn irqs_off(&self) -> u32 {
+        self.irqs_off.load(Relaxed)
+    }
+
+    /// The CPUs (0 to 63) of the participants counted by [`Self::irqs_off`].
+    pub(crate) fn irqs_off_cpus(&self) -> u64 {
+        self.irqs_off_cpus.load(Relaxed)
+    }
+
+    /// The state the machine is in.
+    pub(crate) fn state(&self) -> State {
+        self.machine.state()
+    }
+
+    /// PREPARE, for the participant on `cpu`: arrives, and returns with
+    /// preemption off once every participant is present (`true`), or with
+    /// preemption on if the stop was aborted (`false`).
+    ///
+    /// Withdraws and comes back when another task wants this CPU or the
+    /// partners are long in coming (see the module documentation).
+    fn prepare(&self, cpu: CpuId) -> bool {
+        loop {
+            sched::preempt_disable();
+            if !self.machine.arrive() {
+                sched::preempt_enable();
+                return false;
+            }
+            trace::multi_state(self.name, cpu, State::Prepare);
+            let start = sched::now_ns();
+            let mut spins = 0u32;
+            let wanted = loop {
+                match self.machine.state() {
+                    State::Prepare => {}
+                    State::Abort => {
+                        sched::preempt_enable();
+                        return false;
+                    }
+                    _ => return true,
+                }
+                spins = spins.wrapping_add(1);
+                let wanted = sched::need_resched();
+                if (wanted
+                    || spins % 64 == 0 && sched::now_ns().saturating_sub(start) > PREPARE_SPIN_NS)
+                    && self.machine.withdraw()
+                {
+                    break wanted;
+                }
+                sched::cpu_relax();
+            };
+            // Withdrawn: let the task that wants this CPU run, or nap.
+            sched::preempt_enable();
+            trace::multi_withdrew(self.name, cpu, wanted);
+            if !wanted {
+                fsleep(Delta::from_micros(PREPARE_NAP_US));
+            }
+        }
+    }
+
+    /// The states after PREPARE, for the participant on `cpu`, entered
+    /// with preemption off (`multi_cpu_stop()`); returns `run()`'s or
+    /// `hold()`'s result on the CPUs that ran them, else 0.
+    fn lockstep(&self, cpu: CpuId) -> c_int {
+        let mut now = State::Prepare;
+        let mut flags = None;
+        let mut err = 0;
+        loop {
+            let state = self.machine.state();
+            if state == now {
+                if flags.is_some() {
+                    sched::stop_watchdogs();
+                }
+                sched::cpu_relax();
+                continue;
+            }
+            now = state;
+            trace::multi_state(self.name, cpu, now);
+            match now {
+                State::DisableIrq => {
+                    flags = Some(sched::irq_save());
+                    if sched::irqs_disabled() {
+                        self.irqs_off.fetch_add(1, Relaxed);
+                        if cpu.as_u32() < 64 {
+                            self.irqs_off_cpus.fetch_add(1 << cpu.as_u32(), Relaxed);
+                        }
+                    }
+                }
+                State::Run if self.active.has(cpu) => {
+                    let ret = (self.run)(self);
+                    if ret != 0 {
+                        err = ret;
+                    }
+                }
+                State::Hold => {
+                    if let Some(flags) = flags.take() {
+                        sched::irq_restore(flags);
+                    }
+                    sched::preempt_enable();
+                    if let Some((on, hold)) = self.hold {
+                        if on == cpu && err == 0 {
+                            err = hold();
+                        }
+                    }
+                }
+                _ => {}
+            }
+            self.machine.ack(now);
+            if now == State::Exit {
+                return err;
+            }
+        }
+    }
+}
+
+/// The work function of every participant.
+///
+/// # Safety
+///
+/// `arg` must point at a [`Lockstep`] that outlives the work.
+unsafe extern "C" fn participate(arg: *mut c_void) -> c_int {
+    // SAFETY: By the safety requirements.
+    let ls = unsafe { &*arg.cast::<Lockstep<'_>>() };
+    let cpu = CpuId::current();
+    if !ls.prepare(cpu) {
+        return ENOENT.to_errno();
+    }
+    ls.lockstep(cpu)
+}
+
+/// Runs `ls` on `cpus`: queues one work per CPU in one step and waits for
+/// all of them; the caller holds `cpus_read_lock()`.
+fn stop_cpus(cpus: &[CpuId], ls: &Lockstep<'_>) -> Result<c_int> {
+    let n = i32::try_from(cpus.len())?;
+    stack_pin_init!(let done = Done::new(n));
+    let mut works = KVec::with_capacity(cpus.len(), GFP_KERNEL)?;
+    for &cpu in cpus {
+        let work = rmigration_work {
+            next: ptr::null_mut(),
+            fn_: Some(participate),
+            arg: ptr::from_ref(ls).cast_mut().cast::<c_void>(),
+            done: ptr::from_ref::<Done>(&done)
+                .cast_mut()
+                .cast::<rmigration_done>(),
+            caller: 0,
+            name: ls.name.as_char_ptr(),
+            id: 0,
+            queued_ns: 0,
+        };
+        works.push((cpu, work), GFP_KERNEL)?;
+    }
+    let start = sched::now_ns();
+    // SAFETY: The works, `ls` and `done` live on this stack (`works` in
+    // its allocation) until every queued work is done, which `wait_all`
+    // below waits for; `participate(ls)` may run on any stopper thread.
+    let queued = unsafe { stopper::queue_lockstep(&mut works) }?;
+    trace::multi_queued(ls.name, cpus, queued);
+    if queued < cpus.len() {
+        // Not reached while the caller holds `cpus_read_lock()`; should a
+        // stopper be disabled all the same, the participants queued leave.
+        ls.machine.abort();
+        for _ in queued..cpus.len() {
+            done.skip();
+        }
+    }
+    let ret = done.wait_all();
+    trace::multi_done(ls.name, ret, sched::now_ns().saturating_sub(start));
+    drop(works);
+    if queued < cpus.len() {
+        return Err(ENOENT);
+    }
+    Ok(ret)
+}
+
+/// Checks the calling context of a multi-CPU stop.
+fn may_stop() -> Result {
+    kernel::task::might_sleep();
+    // A work waiting for a rendezvous that needs its own thread would wait
+    // forever.
+    if sched::is_thread_of(CpuId::current()) {
+        return Err(EDEADLK);
+    }
+    Ok(())
+}
+
+/// Stops `cpu1` and `cpu2` in lock-step and runs `run` on `cpu1` while
+/// both have their interrupts off, then `hold` (if any) on `cpu1` with
+/// interrupts on while `cpu2` is still held (`stop_two_cpus()`).
+///
+/// CONTEXT: process context, may sleep; not from a stopper work
+/// (`EDEADLK`).
+///
+/// RETURNS: the first non-zero result of `run` or `hold`, else 0; `EINVAL`
+/// if `cpu1 == cpu2`, `ENOENT` if either is offline (nothing queued).
+pub(crate) fn stop_two_cpus_with(
+    cpu1: CpuId,
+    cpu2: CpuId,
+    name: &'static CStr,
+    run: RunFn<'_>,
+    hold: Option<HoldFn<'_>>,
+) -> Result<c_int> {
+    if cpu1 == cpu2 {
+        return Err(EINVAL);
+    }
+    may_stop()?;
+    let ls = Lockstep {
+        machine: Machine::new(2),
+        name,
+        active: Active::One(cpu1),
+        run,
+        hold: hold.map(|h| (cpu1, h)),
+        irqs_off: Atomic::new(0),
+        irqs_off_cpus: Atomic::new(0),
+    };
+    let _cpus = sched::CpusReadGuard::new();
+    let pair = if cpu1.as_u32() < cpu2.as_u32() {
+        [cpu1, cpu2]
+    } else {
+        [cpu2, cpu1]
+    };
+    stop_cpus(&pair, &ls)
+}
+
+/// Stops every online CPU in lock-step and runs `run` on each CPU of
+/// `active` (the first online CPU if `None`) while all of them have their
+/// interrupts off (`stop_machine()`).
+///
+/// CONTEXT: process context, may sleep; not from a stopper work
+/// (`EDEADLK`). The online CPUs stay online during the call.
+///
+/// RETURNS: the first non-zero result of `run`, else 0; `ENOENT` if a CPU
+/// of `active` is offline (nothing queued).
+pub(crate) fn stop_machine_with(
+    active: Option<u64>,
+    name: &'static CStr,
+    run: RunFn<'_>,
+) -> Result<c_int> {
+    may_stop()?;
+    let _cpus = sched::CpusReadGuard::new();
+    let mut online = KVec::new();
+    for cpu in (0..nr_cpu_ids()).filter_map(CpuId::from_u32) {
+        if sched::cpu_online(cpu) {
+            online.push(cpu, GFP_KERNEL)?;
+        }
+    }
+    let first = *online.first().ok_or(ENOENT)?;
+    let active = match active {
+        Some(bits) => {
+            let all = online
+                .iter()
+                .filter(|c| c.as_u32() < 64)
+                .fold(0u64, |b, c| b | 1 << c.as_u32());
+            if bits & !all != 0 {
+                return Err(ENOENT);
+            }
+            Active::Bits(bits)
+        }
+        None => Active::One(first),
+    };
+    let ls = Lockstep {
+        machine: Machine::new(u32::try_from(online.len())?),
+        name,
+        active,
+        run,
+        hold: None,
+        irqs_off: Atomic::new(0),
+        irqs_off_cpus: Atomic::new(0),
+    };
+    stop_cpus(&online, &ls)
+}
+
+#[kunit_tests(rmigration_multi)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn two_participants() {
+        let m = Machine::new(2);
+        assert_eq!(m.state(), State::Prepare);
+        assert!(m.arrive());
+        // Alone, it may leave and come back.
+        assert!(m.withdraw());
+        assert!(!m.withdraw());
+        assert!(m.arrive());
+        assert!(m.arrive());
+        // Both present: the machine moved on, nobody may withdraw.
+        assert_eq!(m.state(), State::DisableIrq);
+        assert!(!m.withdraw());
+        for state in [State::DisableIrq, State::Run, State::Hold] {
+            m.ack(state);
+            assert_eq!(m.state(), state);
+            m.ack(state);
+            assert_eq!(m.state(), state.next());
+        }
+        assert_eq!(m.state(), State::Exit);
+        // A late or repeated acknowledgement of an old state changes nothing.
+        m.ack(State::Run);
+        assert_eq!(m.state(), State::Exit);
+        assert!(!m.abort());
+    }
+
+    #[test]
+    fn abort_only_in_prepare() {
+        let m = Machine::new(3);
+        assert!(m.arrive());
+        assert!(m.abort());
+        assert_eq!(m.state(), State::Abort);
+        // Those queued after the abort see it and leave.
+        assert!(!m.arrive());
+        assert!(!m.withdraw());
+        assert!(!m.abort());
+    }
+
+    #[test]
+    fn one_participant() {
+        let m = Machine::new(1);
+        assert!(m.arrive());
+        assert_eq!(m.state(), State::DisableIrq);
+        m.ack(State::DisableIrq);
+        assert_eq!(m.state(), State::Run);
+    }
+
+    #[test]
+    fn active_cpus() {
+        let (c0, c2) = (CpuId::from_u32(0), CpuId::from_u32(2));
+        if let (Some(c0), Some(c2)) = (c0, c2) {
+            assert!(Active::One(c0).has(c0));
+            assert!(!Active::One(c0).has(c2));
+            assert!(Active::Bits(0b101).has(c2));
+            assert!(!Active::Bits(0b001).has(c2));
+        }
+    }
+}
