@@ -2,9 +2,10 @@
 /*
  * rmigration: a CPU stopper in a module.
  *
- * The C API of rmigration.ko for other modules, modelled on stop_one_cpu()
- * and stop_one_cpu_nowait() of <linux/stop_machine.h>. A work runs in the
- * rmigration/N thread of its CPU, a SCHED_FIFO kthread bound to that CPU.
+ * The C API of rmigration.ko for other modules, modelled on stop_one_cpu(),
+ * stop_one_cpu_nowait(), stop_two_cpus() and stop_machine() of
+ * <linux/stop_machine.h>. A work runs in the rmigration/N thread of its
+ * CPU, a SCHED_FIFO kthread bound to that CPU.
  */
 #ifndef _RMIGRATION_H
 #define _RMIGRATION_H
@@ -51,8 +52,14 @@ struct rmigration_work {
 	u64			queued_ns;
 };
 
+struct cpumask;
+
 int rmigration_stop_one_cpu(unsigned int cpu, rmigration_fn_t fn, void *arg);
 bool rmigration_stop_one_cpu_nowait(unsigned int cpu, rmigration_fn_t fn,
 				    void *arg, struct rmigration_work *work);
+int rmigration_stop_two_cpus(unsigned int cpu1, unsigned int cpu2,
+			     rmigration_fn_t fn, void *arg);
+int rmigration_stop_machine(rmigration_fn_t fn, void *arg,
+			    const struct cpumask *cpus);
 
 #endif /* _RMIGRATION_H */

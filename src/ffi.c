@@ -199,6 +199,62 @@ bool rmigration_stop_one_cpu_nowait(unsigned int cpu, rmigration_fn_t fn,
 }
 EXPORT_SYMBOL_GPL(rmigration_stop_one_cpu_nowait);
 
+int rmigration_rs_stop_two_cpus(unsigned int cpu1, unsigned int cpu2,
+				rmigration_fn_t fn, void *arg);
+int rmigration_rs_stop_machine(rmigration_fn_t fn, void *arg,
+			       const struct cpumask *cpus);
+
+/**
+ * rmigration_stop_two_cpus - run a function while two CPUs are stopped
+ * @cpu1: the CPU to run @fn on
+ * @cpu2: the other CPU to stop
+ * @fn: the function to run
+ * @arg: its argument
+ *
+ * Queues a work on the rmigration threads of @cpu1 and @cpu2, which enter
+ * a lock-step (the kernel's multi_cpu_stop() states): once both have
+ * turned their interrupts off, @fn(@arg) runs on @cpu1, and both leave
+ * together. @fn must not sleep.
+ *
+ * CONTEXT: Process context, may sleep, without cpus_read_lock() held (it
+ * is taken for the call). Not from an rmigration work (-EDEADLK).
+ *
+ * RETURNS: -EINVAL if @cpu1 == @cpu2, a CPU is out of range or @fn is
+ * NULL; -ENOENT if either CPU is offline, and then nothing ran; otherwise
+ * the return value of @fn.
+ */
+int rmigration_stop_two_cpus(unsigned int cpu1, unsigned int cpu2,
+			     rmigration_fn_t fn, void *arg)
+{
+	return rmigration_rs_stop_two_cpus(cpu1, cpu2, fn, arg);
+}
+EXPORT_SYMBOL_GPL(rmigration_stop_two_cpus);
+
+/**
+ * rmigration_stop_machine - run a function while every online CPU is stopped
+ * @fn: the function to run
+ * @arg: its argument
+ * @cpus: the CPUs to run @fn on; NULL or empty: the first online CPU
+ *
+ * Queues a work on the rmigration thread of every online CPU; they enter
+ * a lock-step, and once all have turned their interrupts off, @fn(@arg)
+ * runs on each CPU of @cpus, at the same time. @fn must not sleep. No CPU
+ * goes on- or offline during the call.
+ *
+ * CONTEXT: Process context, may sleep, without cpus_read_lock() held (it
+ * is taken for the call). Not from an rmigration work (-EDEADLK).
+ *
+ * RETURNS: -EINVAL if @fn is NULL; -ENOENT if a CPU of @cpus is offline,
+ * and then nothing ran; otherwise the first non-zero return value of @fn
+ * on any CPU, or 0.
+ */
+int rmigration_stop_machine(rmigration_fn_t fn, void *arg,
+			    const struct cpumask *cpus)
+{
+	return rmigration_rs_stop_machine(fn, arg, cpus);
+}
+EXPORT_SYMBOL_GPL(rmigration_stop_machine);
+
 /*
  * The debugfs hooks. They are C file_operations so that .owner pins the
  * module while a file is open; reading and writing go to Rust

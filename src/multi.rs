@@ -75,6 +75,7 @@ use kernel::{
         nr_cpu_ids,
         CpuId, //
     },
+    cpumask::Cpumask,
     prelude::*,
     sync::atomic::{
         Acquire,
@@ -240,18 +241,21 @@ impl Machine {
 
 /// Which CPUs of a stop run `run()`.
 #[derive(Clone, Copy)]
-pub(crate) enum Active {
+pub(crate) enum Active<'a> {
     /// This one.
     One(CpuId),
     /// Those whose bit is set (CPUs 0 to 63).
     Bits(u64),
+    /// Those of a CPU mask.
+    Mask(&'a Cpumask),
 }
 
-impl Active {
+impl Active<'_> {
     fn has(self, cpu: CpuId) -> bool {
         match self {
             Active::One(c) => c == cpu,
             Active::Bits(b) => cpu.as_u32() < 64 && b & (1 << cpu.as_u32()) != 0,
+            Active::Mask(m) => m.test(cpu),
         }
     }
 }
@@ -267,7 +271,7 @@ pub(crate) type HoldFn<'a> = &'a (dyn Fn() -> c_int + Sync);
 pub(crate) struct Lockstep<'a> {
     machine: Machine,
     name: &'static CStr,
-    active: Active,
+    active: Active<'a>,
     run: RunFn<'a>,
     hold: Option<(CpuId, HoldFn<'a>)>,
     /// Participants that found their interrupts off in DISABLE_IRQ.
@@ -506,40 +510,37 @@ pub(crate) fn stop_two_cpus_with(
 }
 
 /// Stops every online CPU in lock-step and runs `run` on each CPU of
-/// `active` (the first online CPU if `None`) while all of them have their
-/// interrupts off (`stop_machine()`).
+/// `active` (the first online CPU if `None` or empty) while all of them
+/// have their interrupts off (`stop_machine()`).
 ///
-/// CONTEXT: process context, may sleep; not from a stopper work
-/// (`EDEADLK`). The online CPUs stay online during the call.
+/// CONTEXT: process context, may sleep, without `cpus_read_lock()` held;
+/// not from a stopper work (`EDEADLK`). The online CPUs stay online
+/// during the call.
 ///
 /// RETURNS: the first non-zero result of `run`, else 0; `ENOENT` if a CPU
 /// of `active` is offline (nothing queued).
 pub(crate) fn stop_machine_with(
-    active: Option<u64>,
+    active: Option<Active<'_>>,
     name: &'static CStr,
     run: RunFn<'_>,
 ) -> Result<c_int> {
     may_stop()?;
     let _cpus = sched::CpusReadGuard::new();
     let mut online = KVec::new();
+    let mut any = false;
     for cpu in (0..nr_cpu_ids()).filter_map(CpuId::from_u32) {
+        let is_active = active.is_some_and(|a| a.has(cpu));
+        any |= is_active;
         if sched::cpu_online(cpu) {
             online.push(cpu, GFP_KERNEL)?;
+        } else if is_active {
+            return Err(ENOENT);
         }
     }
     let first = *online.first().ok_or(ENOENT)?;
     let active = match active {
-        Some(bits) => {
-            let all = online
-                .iter()
-                .filter(|c| c.as_u32() < 64)
-                .fold(0u64, |b, c| b | 1 << c.as_u32());
-            if bits & !all != 0 {
-                return Err(ENOENT);
-            }
-            Active::Bits(bits)
-        }
-        None => Active::One(first),
+        Some(a) if any => a,
+        _ => Active::One(first),
     };
     let ls = Lockstep {
         machine: Machine::new(u32::try_from(online.len())?),

@@ -60,7 +60,7 @@ if [ -n "$hp" ] && set_cpu_online "$hp" 0; then
 	ktap_check "stats count the -ENOENT and show CPU $hp disabled" enoent_counted
 	if [ -f "$CLIENT" ]; then
 		client_offline() { insmod "$CLIENT" offline_cpu="$hp" calls_per_thread=20; }
-		ktap_check "C API: offline CPU refuses works (rmigration_client offline_cpu=$hp)" client_offline
+		ktap_check "C API: offline CPU refuses works, multi-CPU stops too (rmigration_client offline_cpu=$hp)" client_offline
 		rmmod rmigration_client 2>/dev/null
 	else
 		ktap_test_fail "C API: rmigration_client.ko not built"
@@ -87,8 +87,8 @@ while read -r line; do
 	*"rmigration_client:   "*) ktap_print_msg "${line#*rmigration_client: }" ;;
 	esac
 done < <(log_since "$client_mark")
-[ $client_ok = 1 ] && ktap_test_pass "C API from another module: sync, FIFO, nowait, concurrent callers" ||
-	ktap_test_fail "C API from another module: sync, FIFO, nowait, concurrent callers"
+[ $client_ok = 1 ] && ktap_test_pass "C API from another module: sync, FIFO, nowait, concurrent callers, two-CPU and machine stops" ||
+	ktap_test_fail "C API from another module: sync, FIFO, nowait, concurrent callers, two-CPU and machine stops"
 
 # Shell callers pinned to every CPU, all at once; every work accounted for.
 concurrent_hooks() {

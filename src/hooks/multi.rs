@@ -199,7 +199,11 @@ impl MultiHooks {
         let seen = Seen::new();
         let start = sched::now_ns();
         let run = |ls: &Lockstep<'_>| seen.run(ls);
-        let ret = multi::stop_machine_with(Some(active), c"stop_machine hook", &run);
+        let ret = multi::stop_machine_with(
+            Some(multi::Active::Bits(active)),
+            c"stop_machine hook",
+            &run,
+        );
         let ns = sched::now_ns().saturating_sub(start);
         let ret = ret.map_or_else(|e| e.to_errno(), |r| r);
         *self.last_machine.lock() = Some(MachineRecord {

@@ -4,7 +4,8 @@
  * module. Each check logs "rmigration_client: ok DESCRIPTION" or
  * "rmigration_client: not ok DESCRIPTION"; loading fails if one failed.
  *
- * offline_cpu=N also checks that CPU N, offline, refuses works.
+ * offline_cpu=N also checks that CPU N, offline, refuses works, multi-CPU
+ * stops included.
  */
 
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
@@ -250,6 +251,81 @@ static void check_offline(void)
 	       "offline CPU %d refuses works with -ENOENT and never runs them", offline_cpu);
 }
 
+/* A multi-CPU stop's function: where it ran, and with interrupts off. */
+struct multi_seen {
+	atomic_t calls;
+	atomic_t irqs_on;
+	unsigned long ran_on;	/* CPUs 0 to BITS_PER_LONG - 1 */
+};
+
+static int record_multi(void *arg)
+{
+	struct multi_seen *seen = arg;
+	int cpu = raw_smp_processor_id();
+
+	atomic_inc(&seen->calls);
+	if (!irqs_disabled())
+		atomic_inc(&seen->irqs_on);
+	if (cpu < BITS_PER_LONG)
+		set_bit(cpu, &seen->ran_on);
+	return cpu == 0 ? 0 : 7;
+}
+
+static void check_multi(void)
+{
+	struct multi_seen seen = {};
+	cpumask_var_t mask;
+	int cpu1, cpu2, ret, last = -1;
+	atomic_t calls = ATOMIC_INIT(0);
+
+	cpu1 = cpumask_first(cpu_online_mask);
+	cpu2 = cpumask_next(cpu1, cpu_online_mask);
+	if (cpu2 >= nr_cpu_ids || cpu2 >= BITS_PER_LONG) {
+		report(true, "# SKIP multi-CPU stops: fewer than two CPUs online");
+		return;
+	}
+	ret = rmigration_stop_two_cpus(cpu2, cpu1, record_multi, &seen);
+	report(ret == 7 && atomic_read(&seen.calls) == 1 &&
+	       atomic_read(&seen.irqs_on) == 0 && seen.ran_on == BIT(cpu2),
+	       "rmigration_stop_two_cpus runs the function once, on the first CPU, interrupts off, and returns its result");
+	report(rmigration_stop_two_cpus(cpu1, cpu1, never_called, &calls) == -EINVAL &&
+	       rmigration_stop_two_cpus(cpu1, nr_cpu_ids, never_called, &calls) == -EINVAL &&
+	       rmigration_stop_two_cpus(cpu1, cpu2, NULL, NULL) == -EINVAL &&
+	       rmigration_stop_machine(NULL, NULL, NULL) == -EINVAL &&
+	       atomic_read(&calls) == 0,
+	       "multi-CPU stops refuse the same CPU twice, a CPU out of range and a NULL function with -EINVAL");
+
+	memset(&seen, 0, sizeof(seen));
+	ret = rmigration_stop_machine(record_multi, &seen, NULL);
+	report(ret == (cpu1 == 0 ? 0 : 7) && atomic_read(&seen.calls) == 1 &&
+	       atomic_read(&seen.irqs_on) == 0 && seen.ran_on == BIT(cpu1),
+	       "rmigration_stop_machine(NULL) runs the function once, on the first online CPU, interrupts off");
+
+	if (!zalloc_cpumask_var(&mask, GFP_KERNEL)) {
+		report(false, "no memory for a cpumask");
+		return;
+	}
+	cpumask_copy(mask, cpu_online_mask);
+	memset(&seen, 0, sizeof(seen));
+	ret = rmigration_stop_machine(record_multi, &seen, mask);
+	for_each_cpu(cpu1, mask)
+		last = cpu1;
+	report(ret == (last == 0 ? 0 : 7) && atomic_read(&seen.calls) == cpumask_weight(mask) &&
+	       atomic_read(&seen.irqs_on) == 0 &&
+	       (last >= BITS_PER_LONG || seen.ran_on == cpumask_bits(mask)[0]),
+	       "rmigration_stop_machine(online mask) runs the function on every CPU at once, interrupts off, and returns a non-zero result");
+	if (offline_cpu >= 0 && offline_cpu < nr_cpu_ids && !cpu_online(offline_cpu)) {
+		cpumask_clear(mask);
+		cpumask_set_cpu(offline_cpu, mask);
+		report(rmigration_stop_machine(never_called, &calls, mask) == -ENOENT &&
+		       rmigration_stop_two_cpus(cpumask_first(cpu_online_mask), offline_cpu,
+						never_called, &calls) == -ENOENT &&
+		       atomic_read(&calls) == 0,
+		       "multi-CPU stops with offline CPU %d: -ENOENT, nothing run", offline_cpu);
+	}
+	free_cpumask_var(mask);
+}
+
 static int __init rmigration_client_init(void)
 {
 	check_sync();
@@ -257,6 +333,7 @@ static int __init rmigration_client_init(void)
 	check_fifo();
 	check_concurrent();
 	check_offline();
+	check_multi();
 	pr_info("%d failed\n", failures);
 	return failures ? -EIO : 0;
 }
