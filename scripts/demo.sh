@@ -3,7 +3,8 @@
 #
 # The demo, inside the VM (scripts/run.sh boots it): load rmigration with
 # traces on, show its threads, run a work on a CPU, migrate a busy and a
-# sleeping task through their source CPU's rmigration thread, unload.
+# sleeping task through their source CPU's rmigration thread, stop two CPUs
+# and then all of them in lock-step, swap the two tasks' CPUs, unload.
 set -u
 TOP=$(cd "$(dirname "$0")/.." && pwd)
 D=/sys/kernel/debug/rmigration
@@ -11,7 +12,12 @@ last=$(cpus=(/sys/devices/system/cpu/cpu[0-9]*); echo $(( ${#cpus[@]} - 1 )))
 mark=$(dmesg | wc -l)
 
 step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
-log_new() { dmesg | tail -n +$((mark + 1)) | grep -vE '\] +(KTAP|#|ok |1\.\.)'; mark=$(dmesg | wc -l); }
+# log_new [PATTERN]: the kernel log lines since the last call, but the
+# KUnit ones (and those matching PATTERN).
+log_new() {
+	dmesg | tail -n +$((mark + 1)) | grep -vE '\] +(KTAP|#|ok |1\.\.)' | grep -vE "${1:-^\$}"
+	mark=$(dmesg | wc -l)
+}
 where() { printf 'pid %s: processor (field 39 of /proc/%s/stat) = %s, %s\n' "$1" "$1" \
 	"$(cut -d' ' -f39 "/proc/$1/stat")" "$(grep Cpus_allowed_list "/proc/$1/status" | tr -s '\t' ' ')"; }
 
@@ -55,6 +61,27 @@ sleep 0.7
 echo "after its next wakeup:"
 where $sleeper
 log_new
+
+step "rstop_two_cpus: CPUs 1 and $last in lock-step, the function on CPU 1 with both CPUs' interrupts off (echo '1 $last' > $D/stop_two_cpus)"
+echo "1 $last" > $D/stop_two_cpus
+cat $D/stop_two_cpus
+log_new
+
+step "rstop_machine: every CPU stopped, the function on CPUs 0 and $last (echo '0,$last' > $D/stop_machine)"
+echo "0,$last" > $D/stop_machine
+cat $D/stop_machine
+log_new 'enters (PREPARE|DISABLE_IRQ|HOLD)$'
+echo "(the PREPARE, DISABLE_IRQ and HOLD lines of each CPU left out)"
+
+step "swap: the busy task (now on CPU $last) and the sleeping one (on CPU 2) exchange CPUs, as migrate_swap() does"
+where $busy
+where $sleeper
+echo "$busy $sleeper" > $D/swap
+cat $D/swap
+sleep 0.7
+where $busy
+where $sleeper
+log_new 'enters (PREPARE|DISABLE_IRQ|HOLD)$'
 
 step "An offline CPU refuses works with -ENOENT"
 echo 0 > /sys/devices/system/cpu/cpu$last/online

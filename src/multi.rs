@@ -92,11 +92,14 @@ use pin_init::stack_pin_init;
 
 /// How long a participant spins in PREPARE for its partners before it
 /// withdraws and naps, in ns.
-pub(crate) const PREPARE_SPIN_NS: u64 = 1_000_000;
+pub(crate) const PREPARE_SPIN_NS: u64 = 5_000_000;
 
 /// How long a participant that withdrew for want of partners sleeps, in
-/// µs: less than [`PREPARE_SPIN_NS`], so a participant that arrives while
-/// another naps is still spinning when that one comes back.
+/// µs. The nap (with the timer's slack and latency: about a millisecond
+/// under QEMU TCG) must be much shorter than [`PREPARE_SPIN_NS`], so that
+/// a participant that arrives while another naps is still spinning when
+/// that one comes back: with a 1 ms spin, two participants were once seen
+/// arriving in turn, each while the other napped, for 14 ms.
 pub(crate) const PREPARE_NAP_US: i64 = 50;
 
 /// The states of a multi-CPU stop, in order (`enum multi_stop_state`).
@@ -309,13 +312,13 @@ impl Lockstep<'_> {
     /// Withdraws and comes back when another task wants this CPU or the
     /// partners are long in coming (see the module documentation).
     fn prepare(&self, cpu: CpuId) -> bool {
+        trace::multi_state(self.name, cpu, State::Prepare);
         loop {
             sched::preempt_disable();
             if !self.machine.arrive() {
                 sched::preempt_enable();
                 return false;
             }
-            trace::multi_state(self.name, cpu, State::Prepare);
             let start = sched::now_ns();
             let mut spins = 0u32;
             let wanted = loop {

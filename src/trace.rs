@@ -476,17 +476,20 @@ pub(crate) fn multi_done(name: &CStr, ret: c_int, ns: u64) {
 }
 
 /// A swap of the tasks `pids` is done: each went from its `before` CPU
-/// to its `after` one (a sleeping task moves when it wakes).
-pub(crate) fn swap_done(pids: [i32; 2], before: [u32; 2], after: [u32; 2], ret: c_int, ns: u64) {
+/// to the other's; `now` is where each is (a sleeping task moves when it
+/// wakes).
+pub(crate) fn swap_done(pids: [i32; 2], before: [u32; 2], now: [u32; 2], ret: c_int, ns: u64) {
     if enabled() {
         pr_info!(
-            "swap: pid {} CPU {} -> {}, pid {} CPU {} -> {}: ret={}, {} ns\n",
+            "swap: pid {} CPU {} -> {} (on {} now), pid {} CPU {} -> {} (on {} now): ret={}, {} ns\n",
             pids[0],
             before[0],
-            after[0],
+            before[1],
+            now[0],
             pids[1],
             before[1],
-            after[1],
+            before[0],
+            now[1],
             ret,
             ns
         );

@@ -133,7 +133,7 @@ swapped() {
 	expect_write "$W" "$p $q" ok || return 1
 	allowed_only "$p" "$cq" && allowed_only "$q" "$cp" ||
 		{ ktap_print_msg "allowed: $p: $(cpus_allowed "$p"), $q: $(cpus_allowed "$q")"; return 1; }
-	last_is "$W" "^pid=$p from=$cp now_on=[0-9]+ pid=$q from=$cq now_on=[0-9]+ ret=0 ns=[0-9]+$" || return 1
+	last_is "$W" "^pid=$p from=$cp to=$cq now_on=[0-9]+ pid=$q from=$cq to=$cp now_on=[0-9]+ ret=0 ns=[0-9]+$" || return 1
 	WAIT_S=5 wait_for on_cpu "$p" "$cq" && WAIT_S=5 wait_for on_cpu "$q" "$cp" ||
 		{ ktap_print_msg "on CPUs $(stat_field "$p" 39) and $(stat_field "$q" 39)"; return 1; }
 }
@@ -148,7 +148,7 @@ swap_sleeping() {
 	pin "$b0" "$c0" && pin "$s1" "$c1" || return 1
 	m=$(log_mark)
 	swapped "$b0" "$c0" "$s1" "$c1" || return 1
-	log_since "$m" | grep -qE "swap: pid $b0 CPU $c0 -> [0-9]+, pid $s1 CPU $c1 -> [0-9]+: ret=0, [0-9]+ ns" ||
+	log_since "$m" | grep -qE "swap: pid $b0 CPU $c0 -> $c1 \(on [0-9]+ now\), pid $s1 CPU $c1 -> $c0 \(on [0-9]+ now\): ret=0, [0-9]+ ns" ||
 		{ ktap_print_msg "no swap trace"; return 1; }
 }
 ktap_check "swap of a busy and a sleeping task; the trace says it" swap_sleeping

@@ -253,12 +253,14 @@ impl MultiHooks {
         };
         seq_print!(
             m,
-            "pid={} from={} now_on={} pid={} from={} now_on={} ret={} ns={}\n",
+            "pid={} from={} to={} now_on={} pid={} from={} to={} now_on={} ret={} ns={}\n",
             o.pids[0],
             o.before[0],
+            o.before[1],
             o.after[0],
             o.pids[1],
             o.before[1],
+            o.before[0],
             o.after[1],
             o.ret,
             o.ns
