@@ -305,6 +305,10 @@ impl Lockstep<'_> {
         self.machine.state()
     }
 
+    fn trace(&self, cpu: CpuId, state: State, withdrawn: u32) {
+        trace::multi_state(self.name, cpu, state as c_int, state.name(), withdrawn);
+    }
+
     /// PREPARE, for the participant on `cpu`: arrives, and returns with
     /// preemption off once every participant is present (`true`), or with
     /// preemption on if the stop was aborted (`false`).
@@ -312,13 +316,14 @@ impl Lockstep<'_> {
     /// Withdraws and comes back when another task wants this CPU or the
     /// partners are long in coming (see the module documentation).
     fn prepare(&self, cpu: CpuId) -> bool {
-        trace::multi_state(self.name, cpu, State::Prepare);
+        let mut withdrawn = 0;
         loop {
             sched::preempt_disable();
             if !self.machine.arrive() {
                 sched::preempt_enable();
                 return false;
             }
+            self.trace(cpu, State::Prepare, withdrawn);
             let start = sched::now_ns();
             let mut spins = 0u32;
             let wanted = loop {
@@ -341,6 +346,7 @@ impl Lockstep<'_> {
                 sched::cpu_relax();
             };
             // Withdrawn: let the task that wants this CPU run, or nap.
+            withdrawn += 1;
             sched::preempt_enable();
             trace::multi_withdrew(self.name, cpu, wanted);
             if !wanted {
@@ -366,7 +372,7 @@ impl Lockstep<'_> {
                 continue;
             }
             now = state;
-            trace::multi_state(self.name, cpu, now);
+            self.trace(cpu, now, 0);
             match now {
                 State::DisableIrq => {
                     flags = Some(sched::irq_save());

@@ -198,6 +198,40 @@ TRACE_EVENT(rmigration_migrate_done,
 		  __entry->after_cpu, __entry->ret, __entry->ns)
 );
 
+/* The states of a multi-CPU stop (enum State in src/multi.rs). */
+#define rmigration_show_state(state)				\
+	__print_symbolic(state,					\
+			 { 1, "PREPARE" },			\
+			 { 2, "DISABLE_IRQ" },			\
+			 { 3, "RUN" },				\
+			 { 4, "HOLD" },				\
+			 { 5, "EXIT" },				\
+			 { 6, "ABORT" })
+
+/*
+ * The participant of multi-CPU stop @name (stop_two_cpus, stop_machine,
+ * swap, ...) on @cpu enters @state; PREPARE again after it withdrew
+ * (@withdrawn: how many times, for this participant).
+ */
+TRACE_EVENT(rmigration_multi_state,
+	TP_PROTO(const char *name, unsigned int cpu, int state, unsigned int withdrawn),
+	TP_ARGS(name, cpu, state, withdrawn),
+	TP_STRUCT__entry(
+		__string(name,			name)
+		__field(unsigned int,		cpu)
+		__field(int,			state)
+		__field(unsigned int,		withdrawn)
+	),
+	TP_fast_assign(
+		__assign_str(name);
+		__entry->cpu		= cpu;
+		__entry->state		= state;
+		__entry->withdrawn	= withdrawn;
+	),
+	TP_printk("name=%s cpu=%u state=%s withdrawn=%u", __get_str(name), __entry->cpu,
+		  rmigration_show_state(__entry->state), __entry->withdrawn)
+);
+
 #endif /* _RMIGRATION_EVENTS_H */
 
 /* This part must be outside the multi-read protection. */

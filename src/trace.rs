@@ -118,6 +118,12 @@ declare_trace! {
     ///
     /// `comm` must point at a NUL-terminated string.
     unsafe fn rmigration_migrate_request(pid: c_int, comm: *const c_char, from: c_uint, to: c_uint);
+    /// `rmigration_multi_state`.
+    ///
+    /// # Safety
+    ///
+    /// `name` must point at a NUL-terminated string.
+    unsafe fn rmigration_multi_state(name: *const c_char, cpu: c_uint, state: c_int, withdrawn: c_uint);
     /// `rmigration_migrate_done`.
     ///
     /// # Safety
@@ -439,14 +445,18 @@ pub(crate) fn multi_queued(name: &CStr, cpus: &[CpuId], queued: usize) {
     }
 }
 
-/// The participant of multi-CPU stop `name` on `cpu` enters `state`.
-pub(crate) fn multi_state(name: &CStr, cpu: CpuId, state: crate::multi::State) {
-    if enabled() {
+/// The participant of multi-CPU stop `name` on `cpu` enters `state`
+/// (`multi::State` as a number, and its name); `withdrawn`: how many times
+/// it left PREPARE before (the log line is for the first arrival only).
+pub(crate) fn multi_state(name: &CStr, cpu: CpuId, state: c_int, state_name: &str, withdrawn: u32) {
+    // SAFETY: `name` is a C string.
+    unsafe { rmigration_multi_state(name.as_char_ptr(), cpu.as_u32(), state, withdrawn) };
+    if enabled() && withdrawn == 0 {
         pr_info!(
             "{}: CPU {} enters {}\n",
             name.to_str().unwrap_or("?"),
             cpu.as_u32(),
-            state.name()
+            state_name
         );
     }
 }

@@ -2,8 +2,8 @@
 # SPDX-License-Identifier: GPL-2.0
 #
 # The trace events (events/rmigration/ in tracefs): each one with the fields
-# it promises; a stop_one_cpu round trip, a migration and a refused work
-# give the expected sequence of events, with the same work id and CPU from
+# it promises; a stop_one_cpu round trip, a migration, a two-CPU stop and
+# a refused work give the expected sequence of events, with the same work id and CPU from
 # queueing to completion; the trace=1 log lines say the same; and
 # trace-cmd records and reports them.
 
@@ -11,7 +11,7 @@ source "$(dirname "$(readlink -f "$0")")/lib.sh"
 
 EVENTS="rmigration_work_queued rmigration_work_waking rmigration_work_started
 rmigration_work_done rmigration_work_refused rmigration_migrate_request
-rmigration_migrate_done"
+rmigration_migrate_done rmigration_multi_state"
 
 ktap_print_header
 skip_unless_root
@@ -23,7 +23,7 @@ if [ ! -d $T/events ]; then
 	ktap_skip_all "no tracefs at $T (CONFIG_FTRACE / CONFIG_EVENT_TRACING off?)"
 	exit "$KSFT_SKIP"
 fi
-ktap_set_plan 9
+ktap_set_plan 10
 
 unload_module 2>/dev/null
 mark=$(log_mark)
@@ -50,6 +50,7 @@ declare -A FIELDS=(
 	[rmigration_work_refused]="cpu id func caller"
 	[rmigration_migrate_request]="pid comm from to"
 	[rmigration_migrate_done]="pid comm from to before before_cpu after_cpu ret ns"
+	[rmigration_multi_state]="name cpu state withdrawn"
 )
 
 all_listed() {
@@ -58,7 +59,7 @@ all_listed() {
 		[ -d "$E/$e" ] || { ktap_print_msg "$E/$e missing"; return 1; }
 	done
 }
-ktap_check "events/rmigration/ lists the 7 events" all_listed
+ktap_check "events/rmigration/ lists the 8 events" all_listed
 
 fields_promised() {
 	local e f
@@ -146,6 +147,23 @@ migration() {
 	kill "$busy"
 }
 ktap_check "migration CPU 0 -> $last: request, work of rmigration/0 run on CPU 0, outcome, sched_migrate_task" migration
+
+# A two-CPU stop: each of the two CPUs records, on itself, its participant
+# entering PREPARE (again after each withdrawal), DISABLE_IRQ, RUN, HOLD
+# and EXIT, in that order; the work of each is queued and done.
+lockstep() {
+	local f=$tmp/two a=$1 b=$2 c seq
+	capture "$f" expect_write "$DEBUGFS/stop_two_cpus" "$a $b" ok || return 1
+	for c in $a $b; do
+		seq=$(ev "$f" rmigration_multi_state "^$c name=stop_two_cpus hook cpu=$c state=" |
+			sed -nE 's/.* state=([A-Z_]+) .*/\1/p' | uniq | paste -sd' ')
+		[ "$seq" = "PREPARE DISABLE_IRQ RUN HOLD EXIT" ] ||
+			{ ktap_print_msg "CPU $c: '$seq'"; sed 's/^/# /' "$f" | head -40; return 1; }
+		ev "$f" rmigration_work_done "^$c cpu=$c id=[0-9]+ ret=0 " >/dev/null ||
+			{ ktap_print_msg "CPU $c: no work done"; return 1; }
+	done
+}
+ktap_check "stop_two_cpus 0 $last: rmigration_multi_state PREPARE, DISABLE_IRQ, RUN, HOLD, EXIT on each CPU" lockstep 0 "$last"
 
 hp=$(hotplug_cpu)
 refused() {
