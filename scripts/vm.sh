@@ -155,11 +155,15 @@ watcher=$!
 # QEMU is bookworm-backports' (scripts/setup.sh), with its own data
 # files first. An Oops panics the guest (oops=panic), and a panic ends
 # QEMU (vng's panic=-1 and -no-reboot), so a dead guest ends the run in
-# seconds; watch() stops QEMU if a panic itself hangs.
+# seconds; watch() stops QEMU if a panic itself hangs. tsc=reliable: no
+# clocksource watchdog. Its cross-CPU skew check, run with interrupts off,
+# hung guests at boot under TCG (CPU 0 in watchdog_check_skew() waiting
+# for a CPU already in stop_machine() with interrupts off, both for
+# good; README).
 set +e
 timeout -k 10 $((limit + 150)) "$VNG" --run "$kdir" "${kvm[@]}" --force-9p \
 	--qemu "$QEMU" --cpus "$cpus" --memory 2G --user root --cwd "$TOP" --verbose \
-	--append "ignore_loglevel printk.devkmsg=on oops=panic unknown_nmi_panic panic_sys_info=tasks,locks" \
+	--append "ignore_loglevel printk.devkmsg=on tsc=reliable oops=panic unknown_nmi_panic panic_sys_info=tasks,locks" \
 	--exec "$TOP/scripts/vm-guest.sh $deadline $limit $margin $(printf %s "$cmd" | base64 -w0)" \
 	--qemu-opts="-L $QEMU_ROOT/usr/share/qemu -monitor unix:$tmp/monitor.sock,server=on,wait=off -pidfile $tmp/qemu.pid" \
 	</dev/null 2> >(perl -MPOSIX -ne 'BEGIN { $| = 1 } s/\r//g; print strftime("%T ", localtime), $_' >> "$console") |
