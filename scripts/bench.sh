@@ -13,6 +13,8 @@
 #
 # Other load on the host skews the figures: the runs hold
 # /tmp/rmigration-quiet.lock exclusively (other VM runs may hold it shared).
+# The VMs run one host thread per vCPU (RMIGRATION_TCG_THREAD=multi, see
+# scripts/vm.sh), so that the vCPUs really run in parallel.
 set -euo pipefail
 . "$(dirname "$0")/env.sh"
 
@@ -24,7 +26,7 @@ need_matplotlib
 rm -f "$out"/raw-*.txt
 for n in ${BENCH_VCPUS:-2 4 8}; do
 	log "benchmark on $n vCPUs"
-	flock -x /tmp/rmigration-quiet.lock "$TOP/scripts/vm.sh" "$kdir" "$n" 1800 \
+	flock -x /tmp/rmigration-quiet.lock env RMIGRATION_TCG_THREAD=multi "$TOP/scripts/vm.sh" "$kdir" "$n" 1800 \
 		"tests/bench/bench-guest.sh ${BENCH_ITERS:-1000} ${BENCH_MOVES:-1000} $TOP/tests/bench/migrate_bench ${BENCH_RUNS:-3} ${BENCH_BREAKDOWN:-300} ${BENCH_CASES:-}" |
 		tr -d '\r' > "$out/raw-${n}vcpus.txt"
 	grep -q '^bench end' "$out/raw-${n}vcpus.txt" || die "the $n-vCPU run did not finish: $out/raw-${n}vcpus.txt"

@@ -40,7 +40,13 @@ name=${VM_NAME:-vm-${cpus}vcpus}
 console=${VM_CONSOLE:-$(run_file "console-$name")}
 
 kvm=(--disable-kvm)
-[ "${RMIGRATION_KVM:-0}" = 1 ] && kvm=()
+# One host thread for all vCPUs (TCG's round-robin), unless
+# RMIGRATION_TCG_THREAD=multi (one per vCPU, as make bench runs): with a
+# thread per vCPU, QEMU (7.2 often, 10.0 seldom) lets a vCPU run stale
+# code after another vCPU patched a static branch or static call, and the
+# guest dies in "Oops: int3" (README, "The VM").
+accel="-accel tcg,thread=${RMIGRATION_TCG_THREAD:-single}"
+[ "${RMIGRATION_KVM:-0}" = 1 ] && kvm=() accel=
 
 tmp=$(mktemp -d /tmp/rmigration-vm.XXXXXX)
 watcher=
@@ -165,7 +171,7 @@ timeout -k 10 $((limit + 150)) "$VNG" --run "$kdir" "${kvm[@]}" --force-9p \
 	--qemu "$QEMU" --cpus "$cpus" --memory 2G --user root --cwd "$TOP" --verbose \
 	--append "ignore_loglevel printk.devkmsg=on tsc=reliable oops=panic unknown_nmi_panic panic_sys_info=tasks,locks" \
 	--exec "$TOP/scripts/vm-guest.sh $deadline $limit $margin $(printf %s "$cmd" | base64 -w0)" \
-	--qemu-opts="-L $QEMU_ROOT/usr/share/qemu -monitor unix:$tmp/monitor.sock,server=on,wait=off -pidfile $tmp/qemu.pid" \
+	--qemu-opts="-L $QEMU_ROOT/usr/share/qemu $accel -monitor unix:$tmp/monitor.sock,server=on,wait=off -pidfile $tmp/qemu.pid" \
 	</dev/null 2> >(perl -MPOSIX -ne 'BEGIN { $| = 1 } s/\r//g; print strftime("%T ", localtime), $_' >> "$console") |
 	relay
 rc=${PIPESTATUS[0]}
