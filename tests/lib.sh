@@ -155,6 +155,27 @@ cpus_allowed() {
 	return 1
 }
 
+# on_cpu PID CPU: PID runs (or last ran) on CPU.
+on_cpu() { [ "$(stat_field "$1" 39)" = "$2" ]; }
+
+# allowed_only PID CPUS: the Cpus_allowed_list of PID is CPUS.
+allowed_only() { [ "$(cpus_allowed "$1")" = "$2" ]; }
+
+# started PID CPU: taskset has set the affinity of PID and exec'ed bash.
+started() {
+	local name
+	read -r name < "/proc/$1/comm" && [ "$name" = bash ] && allowed_only "$1" "$2"
+}
+
+# free_pid: a pid no task has.
+free_pid() {
+	local p
+	read -r p < /proc/sys/kernel/pid_max
+	p=$((p - 1))
+	while [ -e "/proc/$p" ]; do p=$((p - 1)); done
+	echo "$p"
+}
+
 # Runs "$@" until it succeeds, for at most $WAIT_S seconds (default 10).
 wait_for() {
 	local i

@@ -20,14 +20,6 @@ pids=()
 cleanup() { kill "${pids[@]}" 2>/dev/null; wait 2>/dev/null; }
 trap cleanup EXIT
 
-on_cpu() { [ "$(stat_field "$1" 39)" = "$2" ]; }
-allowed_only() { [ "$(cpus_allowed "$1")" = "$2" ]; }
-
-# started PID CPU: taskset has set the affinity of PID and exec'ed bash.
-started() {
-	local name
-	read -r name < "/proc/$1/comm" && [ "$name" = bash ] && allowed_only "$1" "$2"
-}
 
 # busy CPU: starts a busy-looping task on CPU; its pid is in $BUSY.
 busy() {
@@ -119,13 +111,6 @@ concurrent() {
 ktap_check "3 shells moving ${#cpus[@]} busy tasks 10 times each, concurrently" concurrent
 
 # Bad input: one test each, and nothing moves.
-free_pid() {
-	local p
-	read -r p < /proc/sys/kernel/pid_max
-	p=$((p - 1))
-	while [ -e "/proc/$p" ]; do p=$((p - 1)); done
-	echo "$p"
-}
 bad() {
 	local before
 	before=$(cpus_allowed "$b")

@@ -102,12 +102,6 @@ fi
 ktap_check "stop_machine '$all': on every CPU" machine "$all" "$all"
 
 # Tasks, for swap.
-on_cpu() { [ "$(stat_field "$1" 39)" = "$2" ]; }
-allowed_only() { [ "$(cpus_allowed "$1")" = "$2" ]; }
-started() {
-	local name
-	read -r name < "/proc/$1/comm" && [ "$name" = bash ] && allowed_only "$1" "$2"
-}
 # task CPU SCRIPT: starts bash -c SCRIPT on CPU; its pid is in $TASK.
 task() {
 	taskset -c "$1" bash -c "$2" </dev/null >/dev/null 2>&1 &
@@ -153,13 +147,6 @@ swap_sleeping() {
 }
 ktap_check "swap of a busy and a sleeping task; the trace says it" swap_sleeping
 
-free_pid() {
-	local p
-	read -r p < /proc/sys/kernel/pid_max
-	p=$((p - 1))
-	while [ -e "/proc/$p" ]; do p=$((p - 1)); done
-	echo "$p"
-}
 ncpu=$(possible_cpus | wc -l)
 ktap_check "stop_two_cpus: the same CPU twice: EINVAL" expect_write "$T" "$c0 $c0" "Invalid argument"
 ktap_check "stop_two_cpus: a CPU out of range: EINVAL" expect_write "$T" "$c0 $ncpu" "Invalid argument"

@@ -160,7 +160,7 @@ impl MultiHooks {
         let run = |ls: &Lockstep<'_>| seen.run(ls);
         let ret = multi::stop_two_cpus_with(cpu1, cpu2, c"stop_two_cpus hook", &run, None);
         let ns = sched::now_ns().saturating_sub(start);
-        let ret = ret.map_or_else(|e| e.to_errno(), |r| r);
+        let ret = ret.unwrap_or_else(|e| e.to_errno());
         *self.last_two.lock() = Some(TwoRecord {
             cpus: [c1, c2],
             ran_on: seen.ran_on.load(Relaxed),
@@ -205,7 +205,7 @@ impl MultiHooks {
             &run,
         );
         let ns = sched::now_ns().saturating_sub(start);
-        let ret = ret.map_or_else(|e| e.to_errno(), |r| r);
+        let ret = ret.unwrap_or_else(|e| e.to_errno());
         *self.last_machine.lock() = Some(MachineRecord {
             active,
             stopped: seen.stopped.load(Relaxed),
