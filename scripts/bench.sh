@@ -7,7 +7,10 @@
 # step breakdown of both stoppers (BENCH_BREAKDOWN round trips), and the
 # migrate hook against sched_setaffinity(2) (BENCH_MOVES moves), each
 # BENCH_RUNS (3) times per VM. BENCH_CASES: only these in-kernel cases,
-# comma-separated; BENCH_MOVES=0: no migration benchmark. Writes
+# comma-separated; BENCH_CASE_MS (20000): a case and target of the
+# in-kernel benchmark stops after that many ms even with fewer than
+# BENCH_ITERS round trips (0: no limit), which bounds the run when a stop
+# takes seconds; BENCH_MOVES=0: no migration benchmark. Writes
 # out/bench/: the raw output, results.csv, table.md and bench.png; prints
 # the table.
 #
@@ -27,7 +30,7 @@ rm -f "$out"/raw-*.txt
 for n in ${BENCH_VCPUS:-2 4 8}; do
 	log "benchmark on $n vCPUs"
 	flock -x /tmp/rmigration-quiet.lock env RMIGRATION_TCG_THREAD=multi "$TOP/scripts/vm.sh" "$kdir" "$n" 1800 \
-		"tests/bench/bench-guest.sh ${BENCH_ITERS:-1000} ${BENCH_MOVES:-1000} $TOP/tests/bench/migrate_bench ${BENCH_RUNS:-3} ${BENCH_BREAKDOWN:-300} ${BENCH_CASES:-}" |
+		"BENCH_CASE_MS=${BENCH_CASE_MS-20000} tests/bench/bench-guest.sh ${BENCH_ITERS:-1000} ${BENCH_MOVES:-1000} $TOP/tests/bench/migrate_bench ${BENCH_RUNS:-3} ${BENCH_BREAKDOWN:-300} ${BENCH_CASES:-}" |
 		tr -d '\r' > "$out/raw-${n}vcpus.txt"
 	grep -q '^bench end' "$out/raw-${n}vcpus.txt" || die "the $n-vCPU run did not finish: $out/raw-${n}vcpus.txt"
 done

@@ -17,7 +17,15 @@ import re
 import statistics
 import sys
 
-KERNEL_CASES = ["rstop_one_cpu", "stop_core", "ipi", "work_on_cpu", "stop_machine"]
+ONE_CPU_CASES = ["rstop_one_cpu", "stop_core", "ipi", "work_on_cpu", "stop_machine"]
+# Every online CPU stopped, fn on the remote or the local CPU; then the pair
+# of the caller's CPU and the remote one (remote only).
+MULTI_CASES = ["rstop_machine", "rstop_two_cpus", "stop_machine_two"]
+PAIR_CASES = ["rstop_two_cpus", "stop_machine_two"]
+KERNEL_CASES = ONE_CPU_CASES + MULTI_CASES
+# Ours against the kernel's, for the multi-CPU stops.
+MULTI_PAIRS = [("rstop_machine", "stop_machine", "`rstop_machine` / `stop_machine`", 1.0),
+               ("rstop_two_cpus", "stop_machine_two", "`rstop_two_cpus` / `stop_machine` on the two CPUs", None)]
 MECHS = ["rmigration_hook", "sched_setaffinity"]
 STEPS = ["call_wake", "wake_in", "in_fn", "fn_done", "done_back", "back_return"]
 STEP_LABELS = {
@@ -170,6 +178,27 @@ def main():
         lines.append(f"| {name} | " + " | ".join(fmt_ratio(f(vm)) for vm in vms) + " |")
     lines.append("")
 
+    lines.append("## Multi-CPU stops against the kernel's `stop_machine()`")
+    lines.append("")
+    lines.append("Ratio ours / kernel's, same VM; target `rstop_machine` / `stop_machine` <= 1.0x. "
+                 "`stop_machine` stops every online CPU also when restricted to two.")
+    lines.append("")
+    lines.append("| case | " + " | ".join(f"{vm.title()} p50 | p99" for vm in vms) + " |")
+    lines.append("|---|" + "---:|---:|" * len(vms))
+    for ours, kernel, name, goal in MULTI_PAIRS:
+        targets = [("remote", "idle"), ("remote", "busy")]
+        if ours not in PAIR_CASES:
+            targets.append(("local", "idle"))
+        for target, label in targets:
+            where = ("CPUs 0 + 1" if ours in PAIR_CASES else f"fn {target}") + f", {label}"
+            row = f"| {name}, {where} |"
+            for vm in vms:
+                for p in (50, 99):
+                    a, b = vm.fig(ours, target, label, p), vm.fig(kernel, target, label, p)
+                    row += f" {us(a)} / {us(b)} µs = {fmt_ratio(ratio(a, b), goal)} |"
+            lines.append(row)
+    lines.append("")
+
     lines.append("## Where a round trip goes (p50 of each step, µs)")
     lines.append("")
     lines.append("| VM | case | target | " + " | ".join(STEP_LABELS[s] for s in STEPS) + " | total p50 |")
@@ -191,8 +220,8 @@ def main():
         lines.append("")
         lines.append("| mechanism | target | p50 µs | p90 µs | p99 µs | max µs | n |")
         lines.append("|---|---|---:|---:|---:|---:|---:|")
-        rows = [(c, t, l, f"{t} CPU, {l}") for c in KERNEL_CASES
-                for t, l in [("remote", "idle"), ("remote", "busy"), ("local", "idle")]]
+        rows = [(c, t, l, (f"CPU 0 + remote CPU, {l}" if c in PAIR_CASES else f"{t} CPU, {l}"))
+                for c in KERNEL_CASES for t, l in [("remote", "idle"), ("remote", "busy"), ("local", "idle")]]
         rows += [(m, "remote", "busy task", "CPU 1 <-> 2 (1 <-> 0 on 2 vCPUs)") for m in MECHS]
         for case, target, label, where in rows:
             runs = vm.runs_of(case, target, label)
@@ -219,10 +248,10 @@ def main():
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    panels = [("remote", "idle", KERNEL_CASES, "remote CPU idle"),
-              ("remote", "busy", KERNEL_CASES, "remote CPU running a CPU-bound task"),
+    panels = [("remote", "idle", ONE_CPU_CASES, "remote CPU idle"),
+              ("remote", "busy", ONE_CPU_CASES, "remote CPU running a CPU-bound task"),
               ("remote", "busy task", MECHS, "moving a busy task between two CPUs")]
-    fig, axes = plt.subplots(len(vms), 4, figsize=(20, 3.8 * len(vms)), squeeze=False)
+    fig, axes = plt.subplots(len(vms), 5, figsize=(25, 3.8 * len(vms)), squeeze=False)
     for row, vm in enumerate(vms):
         for col, (target, label, cases, title) in enumerate(panels):
             ax = axes[row][col]
@@ -250,6 +279,20 @@ def main():
         ax.set_ylabel("µs (p50 of each step)")
         ax.set_title(f"{vm.title()}: one round trip, step by step", fontsize=9)
         ax.legend(fontsize=6, loc="upper right")
+        # The multi-CPU stops, fn on the remote CPU: idle solid, busy dashed.
+        ax = axes[row][4]
+        for i, case in enumerate(["rstop_machine", "stop_machine"] + PAIR_CASES):
+            for label, style in (("idle", "-"), ("busy", "--")):
+                v = sorted(x for run in vm.runs_of(case, "remote", label) for x in run)
+                if v:
+                    ax.plot([x / 1000 for x in v], [(j + 1) / len(v) for j in range(len(v))],
+                            style, color=f"C{i}", label=f"{case}, {label}")
+        ax.set_xscale("log")
+        ax.set_xlabel("latency (µs, log)")
+        ax.set_ylabel("CDF (all runs)")
+        ax.set_title(f"{vm.title()}: multi-CPU stops, fn on the remote CPU", fontsize=9)
+        ax.grid(True, which="both", alpha=0.3)
+        ax.legend(fontsize=6)
     fig.suptitle("rmigration vs the kernel's mechanisms (QEMU TCG, no KVM: compare ratios, not absolute times)")
     fig.tight_layout()
     fig.savefig(os.path.join(out, "bench.png"), dpi=80)

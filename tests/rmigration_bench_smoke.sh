@@ -25,11 +25,16 @@ dmesg -C
 kernel_bench() {
 	local c t n=0
 	insmod "$BENCH" iters=20 breakdown=20 || return 1
-	for c in rstop_one_cpu stop_core ipi work_on_cpu stop_machine; do
+	for c in rstop_one_cpu stop_core ipi work_on_cpu stop_machine rstop_machine; do
 		for t in remote local; do
 			dmesg | grep -qE "rmigration_bench: case=$c target=$t label=idle n=20 errors=0 p50=[0-9]+ p90=[0-9]+ p99=[0-9]+ max=[0-9]+$" ||
 				{ ktap_print_msg "no result for $c $t"; return 1; }
 		done
+	done
+	# The pair of CPUs 0 and 1: remote only.
+	for c in rstop_two_cpus stop_machine_two; do
+		dmesg | grep -qE "rmigration_bench: case=$c target=remote label=idle n=20 errors=0 p50=[0-9]+ p90=[0-9]+ p99=[0-9]+ max=[0-9]+$" ||
+			{ ktap_print_msg "no result for $c remote"; return 1; }
 	done
 	for c in rstop_one_cpu stop_core; do
 		for t in remote local; do
@@ -39,9 +44,9 @@ kernel_bench() {
 	done
 	n=$(grep -cE '^sample [a-z_]+ (remote|local) idle [0-9]+$' /sys/kernel/debug/rmigration_bench/samples)
 	rmmod rmigration_bench
-	[ "$n" = 200 ] || { ktap_print_msg "$n samples, expected 200"; return 1; }
+	[ "$n" = 280 ] || { ktap_print_msg "$n samples, expected 280"; return 1; }
 }
-ktap_check "in-kernel benchmark: 5 mechanisms x 2 targets and the stoppers' breakdown, well-formed" kernel_bench
+ktap_check "in-kernel benchmark: 6 mechanisms x 2 targets, 2 on a pair of CPUs and the stoppers' breakdown, well-formed" kernel_bench
 
 migrate_bench() {
 	local out

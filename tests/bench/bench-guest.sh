@@ -10,6 +10,8 @@
 #   bench-guest.sh ITERS MOVES MIGRATE_BENCH_BINARY [RUNS [BREAKDOWN [CASES]]]
 #
 # CASES: the in-kernel cases to run, comma-separated (default: all).
+# BENCH_CASE_MS (environment): the in-kernel benchmark stops a case and
+# target after that many ms, with fewer round trips (default: no limit).
 set -u
 TOP=$(cd "$(dirname "$0")/../.." && pwd)
 iters=$1 moves=$2 mb=$3 runs=${4:-3} breakdown=${5:-300} cases=${6:-}
@@ -21,7 +23,7 @@ insmod "$TOP/rmigration.ko" || exit 1
 grep -E '^memory' /sys/kernel/debug/rmigration/stats | sed 's/^/bench /'
 
 kbench() {
-	insmod "$BENCH" iters="$iters" ${cases:+cases=$cases} "$@" || return 1
+	insmod "$BENCH" iters="$iters" ${cases:+cases=$cases} ${BENCH_CASE_MS:+case_ms=$BENCH_CASE_MS} "$@" || return 1
 	dmesg -c | sed -n 's/.*rmigration_bench: //p'
 	cat /sys/kernel/debug/rmigration_bench/samples
 	rmmod rmigration_bench

@@ -11,14 +11,28 @@
  *   ipi              smp_call_function_single(cpu, fn, wait=1): the floor
  *   work_on_cpu      work_on_cpu(cpu, fn): what a module would use instead
  *   stop_machine     stop_machine(fn, cpumask_of(cpu)): every online CPU stopped
+ *   rstop_machine    rmigration_stop_machine(fn, cpumask_of(cpu)): the same
+ *                    through rmigration (for the local target, cpu is the
+ *                    first online CPU, where cpus == NULL runs fn too)
  *
- * for target_cpu (remote) and caller_cpu (local). Loading the module runs
- * the cases and logs one line per case:
+ * for target_cpu (remote) and caller_cpu (local), and two cases that stop
+ * the pair of caller_cpu and target_cpu, "remote" only:
+ *
+ *   rstop_two_cpus   rmigration_stop_two_cpus(target_cpu, caller_cpu, fn):
+ *                    fn on target_cpu, both CPUs stopped
+ *   stop_machine_two stop_machine(fn, {caller_cpu, target_cpu}): what a
+ *                    module has instead (stop_two_cpus() is not exported):
+ *                    fn on both CPUs, every online CPU stopped
+ *
+ * Loading the module runs the cases and logs one line per case:
  *
  *   rmigration_bench: case=ipi target=remote label=idle n=1000 p50=... p90=... p99=... max=...
  *
  * and /sys/kernel/debug/rmigration_bench/samples lists every sample
  * ("sample case target label ns") until the module is unloaded.
+ *
+ * With case_ms=N, a case stops taking samples for a target once N ms have
+ * passed (its warm-up once N / 10 ms have), and n says how many it took.
  *
  * With breakdown=N, the stopper cases (rstop_one_cpu, stop_core) then run N
  * more round trips each with probes on the scheduler's sched_waking and
@@ -57,6 +71,9 @@
 static unsigned int iters = 1000;
 module_param(iters, uint, 0444);
 MODULE_PARM_DESC(iters, "Round trips per case (default 1000)");
+static unsigned int case_ms;
+module_param(case_ms, uint, 0444);
+MODULE_PARM_DESC(case_ms, "Stop a case and target after this many ms, with fewer round trips (default 0: no limit)");
 static unsigned int caller_cpu;
 module_param(caller_cpu, uint, 0444);
 MODULE_PARM_DESC(caller_cpu, "CPU the measuring thread runs on (default 0)");
@@ -66,7 +83,7 @@ MODULE_PARM_DESC(target_cpu, "The remote CPU (default 1)");
 static char *label = "idle";
 module_param(label, charp, 0444);
 MODULE_PARM_DESC(label, "Label of this run in the output, e.g. idle or busy");
-static char *cases = "rstop_one_cpu,stop_core,ipi,work_on_cpu,stop_machine";
+static char *cases = "rstop_one_cpu,stop_core,ipi,work_on_cpu,stop_machine,rstop_machine,rstop_two_cpus,stop_machine_two";
 module_param(cases, charp, 0444);
 MODULE_PARM_DESC(cases, "Comma-separated cases to run");
 static unsigned int breakdown;
@@ -137,20 +154,67 @@ static int run_stop_machine(unsigned int cpu)
 	return stop_machine(noop, NULL, cpumask_of(cpu));
 }
 
+static int run_rstop_machine(unsigned int cpu)
+{
+	return rmigration_stop_machine(noop, NULL, cpumask_of(cpu));
+}
+
+/* The pair cases: cpu is target_cpu, the other CPU caller_cpu. */
+static int run_rstop_two_cpus(unsigned int cpu)
+{
+	return rmigration_stop_two_cpus(cpu, caller_cpu, noop, NULL);
+}
+
+static struct cpumask pair_mask;
+
+static int run_stop_machine_two(unsigned int cpu)
+{
+	return stop_machine(noop, NULL, &pair_mask);
+}
+
 static const struct {
 	const char *name;
 	int (*run)(unsigned int cpu);
+	bool pair;	/* stops caller_cpu and target_cpu: remote only */
 } all_cases[] = {
 	{ "rstop_one_cpu", run_rstop },
 	{ "stop_core", run_stop_core },
 	{ "ipi", run_ipi },
 	{ "work_on_cpu", run_work_on_cpu },
 	{ "stop_machine", run_stop_machine },
+	{ "rstop_machine", run_rstop_machine },
+	{ "rstop_two_cpus", run_rstop_two_cpus, true },
+	{ "stop_machine_two", run_stop_machine_two, true },
 };
 
-/* Samples of case c, remote (t = 0) or local (t = 1): all[(c * 2 + t) * iters + i]. */
+/* Whether case c is in the comma-separated list cases (whole names only). */
+static bool wanted(int c)
+{
+	const char *name = all_cases[c].name, *p = cases;
+	size_t len = strlen(name);
+
+	while ((p = strstr(p, name))) {
+		if ((p == cases || p[-1] == ',') && (p[len] == ',' || !p[len]))
+			return !all_cases[c].pair || caller_cpu != target_cpu;
+		p += len;
+	}
+	return false;
+}
+
+/* Targets of case c: remote and local, or remote only for a pair case. */
+static int nr_targets(int c)
+{
+	return all_cases[c].pair ? 1 : 2;
+}
+
+/*
+ * Samples of case c, remote (t = 0) or local (t = 1): all[(c * 2 + t) * iters + i],
+ * i < taken[c * 2 + t] (iters unless case_ms cut the case short).
+ */
 static u64 *all;
+static unsigned int taken[ARRAY_SIZE(all_cases) * 2];
 static u64 *samples;
+static unsigned int n_samples;
 static struct dentry *dir;
 static const char *const targets[] = { "remote", "local" };
 
@@ -163,29 +227,33 @@ static int cmp_u64(const void *a, const void *b)
 
 static u64 pct(unsigned int p)
 {
-	return samples[min_t(u64, (u64)iters * p / 100, iters - 1)];
+	return samples[min_t(u64, (u64)n_samples * p / 100, n_samples - 1)];
 }
 
 static void bench_case(int c, int t, unsigned int cpu)
 {
 	unsigned int i, errors = 0;
 	const char *where = targets[t];
+	u64 start, limit = case_ms ? (u64)case_ms * NSEC_PER_MSEC : U64_MAX;
 
 	samples = all + (size_t)(c * 2 + t) * iters;
 	/* Warm up: first calls fault in code and wake things up. */
-	for (i = 0; i < 10; i++)
+	start = ktime_get_ns();
+	for (i = 0; i < 10 && ktime_get_ns() - start < limit / 10; i++)
 		all_cases[c].run(cpu);
-	for (i = 0; i < iters; i++) {
+	start = ktime_get_ns();
+	for (i = 0; i < iters && (!i || ktime_get_ns() - start < limit); i++) {
 		u64 t0 = ktime_get_ns();
 
 		if (all_cases[c].run(cpu))
 			errors++;
 		samples[i] = ktime_get_ns() - t0;
 	}
-	sort(samples, iters, sizeof(*samples), cmp_u64, NULL);
+	n_samples = taken[c * 2 + t] = i;
+	sort(samples, n_samples, sizeof(*samples), cmp_u64, NULL);
 	pr_info("case=%s target=%s label=%s n=%u errors=%u p50=%llu p90=%llu p99=%llu max=%llu\n",
-		all_cases[c].name, where, label, iters, errors, pct(50), pct(90), pct(99),
-		samples[iters - 1]);
+		all_cases[c].name, where, label, n_samples, errors, pct(50), pct(90), pct(99),
+		samples[n_samples - 1]);
 }
 
 /* Probes on the scheduler's tracepoints, for the breakdown. */
@@ -297,7 +365,7 @@ static void bench_breakdowns(void)
 	for (c = 0; c < ARRAY_SIZE(all_cases); c++) {
 		if (all_cases[c].run != run_rstop && all_cases[c].run != run_stop_core)
 			continue;
-		if (!strstr(cases, all_cases[c].name))
+		if (!wanted(c))
 			continue;
 		bench_breakdown(c, 0, target_cpu);
 		bench_breakdown(c, 1, caller_cpu);
@@ -314,10 +382,10 @@ static int samples_show(struct seq_file *m, void *v)
 	unsigned int c, t, i;
 
 	for (c = 0; c < ARRAY_SIZE(all_cases); c++) {
-		if (!strstr(cases, all_cases[c].name))
+		if (!wanted(c))
 			continue;
-		for (t = 0; t < 2; t++)
-			for (i = 0; i < iters; i++)
+		for (t = 0; t < nr_targets(c); t++)
+			for (i = 0; i < taken[c * 2 + t]; i++)
 				seq_printf(m, "sample %s %s %s %llu\n", all_cases[c].name,
 					   targets[t], label, all[(c * 2 + t) * (size_t)iters + i]);
 	}
@@ -330,10 +398,11 @@ static int bench_thread(void *arg)
 	unsigned int c;
 
 	for (c = 0; c < ARRAY_SIZE(all_cases); c++) {
-		if (!strstr(cases, all_cases[c].name))
+		if (!wanted(c))
 			continue;
 		bench_case(c, 0, target_cpu);
-		bench_case(c, 1, caller_cpu);
+		if (nr_targets(c) > 1)
+			bench_case(c, 1, caller_cpu);
 	}
 	if (breakdown)
 		bench_breakdowns();
@@ -358,6 +427,9 @@ static int __init rmigration_bench_init(void)
 	pr_info("smt siblings: caller CPU %u: %u, target CPU %u: %u (stop_core stops exactly one CPU only if 1)\n",
 		caller_cpu, cpumask_weight(cpu_smt_mask(caller_cpu)),
 		target_cpu, cpumask_weight(cpu_smt_mask(target_cpu)));
+	cpumask_clear(&pair_mask);
+	cpumask_set_cpu(caller_cpu, &pair_mask);
+	cpumask_set_cpu(target_cpu, &pair_mask);
 	all = vmalloc_array(ARRAY_SIZE(all_cases) * 2 * (size_t)iters, sizeof(*all));
 	if (!all)
 		return -ENOMEM;
