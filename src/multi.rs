@@ -38,8 +38,9 @@
 //!   with interrupts off for a partner that might not come: in PREPARE it
 //!   spins with preemption off but interrupts on (it answers IPIs), and it
 //!   *withdraws* its arrival when `need_resched()` says another task wants
-//!   its CPU, or after spinning [`PREPARE_SPIN_NS`], then lets that task
-//!   run (or sleeps [`PREPARE_NAP_US`]) and arrives again. The machine
+//!   its CPU, or after spinning [`PREPARE_SPIN_NS`] (twice as long after
+//!   each nap), then lets that task run (or sleeps [`PREPARE_NAP_US`]) and
+//!   arrives again. The machine
 //!   leaves PREPARE only with every participant present at once, each with
 //!   preemption off; from then on none of them can be preempted, so all of
 //!   them reach the states after it without waiting for anyone else. A
@@ -91,8 +92,13 @@ use kernel::{
 use pin_init::stack_pin_init;
 
 /// How long a participant spins in PREPARE for its partners before it
-/// withdraws and naps, in ns.
+/// withdraws and naps the first time, in ns; each nap doubles it, up to
+/// [`PREPARE_SPIN_MAX_NS`], so that partners that keep missing each other
+/// (vCPUs the host does not run at once) end up all present.
 pub(crate) const PREPARE_SPIN_NS: u64 = 5_000_000;
+
+/// The longest a participant spins in PREPARE between naps, in ns.
+pub(crate) const PREPARE_SPIN_MAX_NS: u64 = 160_000_000;
 
 /// How long a participant that withdrew for want of partners sleeps, in
 /// µs. The nap (with the timer's slack and latency: about a millisecond
@@ -317,6 +323,7 @@ impl Lockstep<'_> {
     /// partners are long in coming (see the module documentation).
     fn prepare(&self, cpu: CpuId) -> bool {
         let mut withdrawn = 0;
+        let mut budget = PREPARE_SPIN_NS;
         loop {
             sched::preempt_disable();
             if !self.machine.arrive() {
@@ -337,8 +344,7 @@ impl Lockstep<'_> {
                 }
                 spins = spins.wrapping_add(1);
                 let wanted = sched::need_resched();
-                if (wanted
-                    || spins % 64 == 0 && sched::now_ns().saturating_sub(start) > PREPARE_SPIN_NS)
+                if (wanted || spins % 64 == 0 && sched::now_ns().saturating_sub(start) > budget)
                     && self.machine.withdraw()
                 {
                     break wanted;
@@ -351,6 +357,7 @@ impl Lockstep<'_> {
             trace::multi_withdrew(self.name, cpu, wanted);
             if !wanted {
                 fsleep(Delta::from_micros(PREPARE_NAP_US));
+                budget = (budget * 2).min(PREPARE_SPIN_MAX_NS);
             }
         }
     }
