@@ -62,7 +62,14 @@ fi
 
 if [ "$flavour" = debug ]; then
 	kdir=$("$TOP/scripts/kernel.sh" debug)
-	dest=$kdir/rmigration-module
+	# One copy per checkout: tar keeps the sources' times, so a copy
+	# shared by two checkouts could keep the objects of the other one's
+	# newer sources (make sees nothing newer), and they could overwrite
+	# each other's module between a build and a VM's insmod.
+	dest=$kdir/rmigration-module-$(printf '%s' "$TOP" | sha1sum | cut -c1-8)
+	mkdir -p "$dest"
+	exec 9>"$dest.lock"
+	flock 9
 	copy_sources "$dest"
 	"$TOP/scripts/llvm-root.sh" run "
 		set -e
