@@ -2,24 +2,34 @@
 # SPDX-License-Identifier: GPL-2.0
 #
 # Torture: works queued (sync and nowait) to random CPUs by several
-# writers, random CPUs going offline and online, busy and sleeping tasks
-# migrated between random CPUs, and the module unloaded and reloaded, all at
-# once, for a bounded time or until the targets are reached. The load runs
-# in tests/torture/torture_load (no fork per operation), the reloads here.
+# writers, two-CPU stops of random pairs (in either order), machine stops
+# with random cpulists, swaps of busy and sleeping tasks, random CPUs going
+# offline and online, busy and sleeping tasks migrated between random CPUs,
+# and the module unloaded and reloaded, all at once, for a bounded time or
+# until the targets are reached. The load runs in tests/torture/torture_load
+# (no fork per operation), the reloads here.
 #
 # Every queued work must be accounted for exactly once: the module's own
 # counters (logged at each unload, after the threads have run what was
 # queued) must show as many works run as queued, and must agree with what
-# the writers saw. Every migration's outcome is checked in /proc.
+# the writers saw: one work per one-CPU stop and migration work, two per
+# two-CPU stop, one per stopped CPU per machine stop (read back from the
+# hook). A swap queues two works per attempt and retries, up to 3 attempts,
+# unseen by the writer: its works are what is left, and must lie between
+# 2 and 6 per swap that ended in ok or -EAGAIN, plus 0 to 4 per swap that
+# ended in -ENOENT or -EINVAL. Every migration's and swap's outcome is
+# checked in /proc.
 #
 # Parameters (environment): TORTURE_SECONDS (60), TORTURE_WORKERS (4),
-# TORTURE_HOTPLUG (200 cycles), TORTURE_RELOADS (50), TORTURE_MIGRATIONS
-# (10000), TORTURE_RELOAD_S (3 s between reloads).
+# TORTURE_TWO_WRITERS (2 writers of two-CPU stops), TORTURE_HOTPLUG (200
+# cycles), TORTURE_RELOADS (50), TORTURE_MIGRATIONS (10000),
+# TORTURE_RELOAD_S (3 s between reloads).
 
 source "$(dirname "$(readlink -f "$0")")/lib.sh"
 
 SECONDS_MAX=${TORTURE_SECONDS:-60}
 WORKERS=${TORTURE_WORKERS:-4}
+TWO_WRITERS=${TORTURE_TWO_WRITERS:-2}
 HOTPLUG_MAX=${TORTURE_HOTPLUG:-200}
 RELOADS_MAX=${TORTURE_RELOADS:-50}
 MIGRATIONS_MAX=${TORTURE_MIGRATIONS:-10000}
@@ -39,7 +49,8 @@ W=$(mktemp -d /tmp/rmigration-torture.XXXXXX)
 ncpus=$(possible_cpus | wc -l)
 hp_cpus=($(for c in $(possible_cpus); do
 	[ -f "/sys/devices/system/cpu/cpu$c/online" ] && echo "$c"; done))
-ktap_print_msg "torture: ${SECONDS_MAX} s at most, $WORKERS workers, $ncpus CPUs" \
+ktap_print_msg "torture: ${SECONDS_MAX} s at most, $WORKERS workers, $TWO_WRITERS two-CPU," \
+	"1 machine stop and 1 swap writers, $ncpus CPUs" \
 	"(hotpluggable: ${hp_cpus[*]:-none}); targets: $HOTPLUG_MAX hotplug cycles," \
 	"$RELOADS_MAX reloads, $MIGRATIONS_MAX migrations"
 
@@ -81,6 +92,18 @@ for c in $(online_cpus | head -2); do
 	taskset -c "$c" bash -c 'while :; do sleep 0.1; done' </dev/null >/dev/null 2>&1 &
 	tasks+=($!)
 done
+# The swaps' own tasks, so that the migrations' checks and theirs do not
+# meet: a busy one (niced, not to starve the shells) and two sleeping ones,
+# on different CPUs where there are enough.
+swapped=()
+s_cpus=($(online_cpus | tail -3))
+taskset -c "${s_cpus[0]}" nice -n 19 bash -c 'while :; do :; done' </dev/null >/dev/null 2>&1 &
+swapped+=($!)
+for c in "${s_cpus[@]:1}" "${s_cpus[0]}"; do
+	[ ${#swapped[@]} -lt 3 ] || break
+	taskset -c "$c" bash -c 'while :; do sleep 0.1; done' </dev/null >/dev/null 2>&1 &
+	swapped+=($!)
+done
 sleep 0.5
 
 # The load: writers of sync and nowait works, the hotplug and the
@@ -96,6 +119,16 @@ done
 "$LOAD" hotplug "$W" "$HOTPLUG_MAX" "${hp_cpus[@]}" > "$W/hotplug.out" & hpid=$!
 reloader & rpid=$!
 "$LOAD" migrate "$W" "$ncpus" "$MIGRATIONS_MAX" "${tasks[@]}" > "$W/migrate.out" & mpid=$!
+# The multi-CPU stops and the swaps (one writer each of machine stops and
+# swaps: they read the hook back, which shows the last call of anyone).
+for i in $(seq "$TWO_WRITERS"); do
+	"$LOAD" two "$W" "$ncpus" > "$W/two.$i" &
+	pids+=($!)
+done
+"$LOAD" machine "$W" "$ncpus" > "$W/machine.out" &
+pids+=($!)
+"$LOAD" swap "$W" "$ncpus" "${swapped[@]}" > "$W/swap.out" &
+pids+=($!)
 
 # Run until the time is up or the hotplug, reload and migration targets are
 # all reached.
@@ -110,14 +143,14 @@ for c in $(possible_cpus); do cpu_online "$c" || set_cpu_online "$c" 1; done
 
 # Final placement of the busy tasks: on the CPU their mask allows.
 misplaced=0
-for t in "${tasks[@]}"; do
+for t in "${tasks[@]}" "${swapped[@]}"; do
 	a=$(cpus_allowed "$t")
 	if [[ $a =~ ^[0-9]+$ ]] && ! WAIT_S=3 wait_for bash -c "[ \"\$(cut -d' ' -f39 /proc/$t/stat)\" = $a ]"; then
 		echo "pid $t allowed $a, on $(stat_field "$t" 39)" >> "$W/errors"
 		misplaced=$((misplaced + 1))
 	fi
 done
-kill "${tasks[@]}" 2>/dev/null
+kill "${tasks[@]}" "${swapped[@]}" 2>/dev/null
 wait 2>/dev/null
 unload_module
 
@@ -136,6 +169,25 @@ for f in "$W"/sync.* "$W"/nowait.*; do
 	esac
 	absent=$((absent + ab)) other=$((other + ot))
 done
+t_ok=0 t_enoent=0 t_absent=0 t_other=0
+for f in "$W"/two.*; do
+	[ -f "$f" ] || continue
+	if ! read -r ok enoent ab ot < "$f"; then
+		echo "writer ${f##*/} said nothing (did it die?)" >> "$W/errors"
+		t_other=$((t_other + 1))
+		continue
+	fi
+	t_ok=$((t_ok + ok)) t_enoent=$((t_enoent + enoent))
+	t_absent=$((t_absent + ab)) t_other=$((t_other + ot))
+done
+if ! read -r ma_ok ma_enoent ma_absent ma_other ma_works < "$W/machine.out"; then
+	echo "the machine stop writer said nothing (did it die?)" >> "$W/errors"
+fi
+: "${ma_ok:=0}" "${ma_enoent:=0}" "${ma_absent:=0}" "${ma_other:=1}" "${ma_works:=0}"
+if ! read -r sw_ok sw_eagain sw_enoent sw_einval sw_absent sw_bad < "$W/swap.out"; then
+	echo "the swap writer said nothing (did it die?)" >> "$W/errors"
+fi
+: "${sw_ok:=0}" "${sw_eagain:=0}" "${sw_enoent:=0}" "${sw_einval:=0}" "${sw_absent:=0}" "${sw_bad:=1}"
 read -r m_ok m_refused m_absent m_bad < "$W/migrate.out"
 read -r cycles busy < "$W/hotplug.out"	# empty without hotpluggable CPUs
 : "${m_ok:=0}" "${m_refused:=0}" "${m_absent:=0}" "${m_bad:=1}" "${cycles:=0}" "${busy:=0}"
@@ -157,22 +209,38 @@ ktap_print_msg "writers: sync $s_ok ok / $s_enoent -ENOENT, nowait $n_ok ok / $n
 	"$absent while unloaded, $other other errors"
 ktap_print_msg "migrations: $m_ok ok, $m_refused refused (offline CPU), $m_absent while unloaded," \
 	"$m_bad wrong; $misplaced tasks misplaced at the end"
-ktap_print_msg "module: $q works queued, $r run, $e refused (-ENOENT); migration works $mw, refused $mr"
+# The swaps' works: what is left of the works queued (see the top).
+sw_works=$((q - s_ok - n_ok - mw - 2 * t_ok - ma_works))
+sw_lo=$((2 * (sw_ok + sw_eagain)))
+sw_hi=$((6 * (sw_ok + sw_eagain) + 4 * (sw_enoent + sw_einval)))
+ktap_print_msg "multi-CPU stops: two-CPU $t_ok ok / $t_enoent -ENOENT, machine $ma_ok ok" \
+	"($ma_works works) / $ma_enoent -ENOENT, $((t_absent + ma_absent)) while unloaded," \
+	"$((t_other + ma_other)) other errors"
+ktap_print_msg "swaps: $sw_ok ok / $sw_eagain -EAGAIN / $sw_enoent -ENOENT / $sw_einval -EINVAL" \
+	"(tasks on one CPU), $sw_absent while unloaded, $sw_bad wrong"
+ktap_print_msg "module: $q works queued, $r run, $e refused (-ENOENT); migration works $mw, refused $mr;" \
+	"swap works $sw_works (expected $sw_lo to $sw_hi)"
 [ -f "$W/errors" ] && head -20 "$W/errors" | while read -r l; do ktap_print_msg "error: $l"; done
 
-ran() { [ "$q" -gt 0 ] && [ "$m_ok" -gt 0 ] && [ "$loads" -gt 1 ] && { [ ${#hp_cpus[@]} = 0 ] || [ "$cycles" -gt 0 ]; }; }
-ktap_check "the load ran: works, migrations, reloads and hotplug all happened" ran
+ran() {
+	[ "$q" -gt 0 ] && [ "$m_ok" -gt 0 ] && [ "$loads" -gt 1 ] &&
+		[ "$t_ok" -gt 0 ] && [ "$ma_ok" -gt 0 ] && [ "$sw_ok" -gt 0 ] &&
+		{ [ ${#hp_cpus[@]} = 0 ] || [ "$cycles" -gt 0 ]; }
+}
+ktap_check "the load ran: works, two-CPU and machine stops, swaps, migrations, reloads and hotplug all happened" ran
 ktap_check "every queued work ran exactly once ($r of $q)" [ "$r" = "$q" ]
 # One "unloaded:" line per load: a missing one (the log lost it) would
 # look like lost works.
 agree() {
 	[ "$loads" = $((reloads + 1)) ] ||
 		{ ktap_print_msg "$loads unload lines for $((reloads + 1)) loads"; return 1; }
-	[ "$q" = $((s_ok + n_ok + mw)) ] && [ "$e" = $((s_enoent + n_enoent + mr)) ]
+	[ "$sw_works" -ge "$sw_lo" ] && [ "$sw_works" -le "$sw_hi" ] && [ $((sw_works % 2)) = 0 ] ||
+		{ ktap_print_msg "swap works $sw_works: not even or not within $sw_lo to $sw_hi"; return 1; }
+	[ "$e" = $((s_enoent + n_enoent + mr)) ]
 }
-ktap_check "module and writers agree: queued = ok + migration works, -ENOENT = refused" agree
-ktap_check "no write failed with an unexpected error" [ "$other" = 0 ]
-ktap_check "every migration's outcome matches /proc" [ "$m_bad" = 0 -a "$misplaced" = 0 ]
+ktap_check "module and writers agree: queued = ok + migration works + multi-CPU works, -ENOENT = refused" agree
+ktap_check "no write failed with an unexpected error" [ $((other + t_other + ma_other)) = 0 ]
+ktap_check "every migration's and swap's outcome matches /proc" [ "$m_bad" = 0 -a "$sw_bad" = 0 -a "$misplaced" = 0 ]
 
 ktap_check_log "$mark"
 

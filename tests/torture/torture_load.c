@@ -15,16 +15,33 @@
  *   torture_load hotplug DIR MAX CPU...
  *	random CPUs taken offline and brought back, never the last online one;
  *	prints "cycles busy"
+ *   torture_load two DIR NCPUS
+ *	two-CPU stops of random pairs of distinct CPUs, in either order;
+ *	prints "ok enoent absent other"
+ *   torture_load machine DIR NCPUS
+ *	machine stops with random cpulists of active CPUs; after each one that
+ *	succeeded, reads the hook back (on the same open file, so from the
+ *	same load of the module) for the CPUs stopped, one work each;
+ *	prints "ok enoent absent other works". One writer only: the hook
+ *	keeps the last call of anyone.
+ *   torture_load swap DIR NCPUS PID...
+ *	swaps of random pairs of the tasks, each outcome read back from the
+ *	hook and checked in /proc; tasks found on one CPU are spread out
+ *	again with sched_setaffinity(2); prints "ok eagain enoent einval
+ *	absent wrong" (einval: the tasks were on one CPU, as /proc showed
+ *	before or after the write). One writer only, as for machine.
  *
  * "absent": the hook file could not be opened (the module is unloaded).
  * migrate and hotplug also keep their figures so far in DIR/MODE, and
  * hotplug counts the changes of each CPU in DIR/gen.CPU, so that migrate
- * knows when the kernel may have widened a task's mask.
+ * and swap know when the kernel may have widened a task's mask.
  */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <sched.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -336,6 +353,315 @@ static int migrate(int ncpus, unsigned long max, int *pids, int npids)
 	return 0;
 }
 
+/*
+ * Writes TEXT to PATH in one write(2) and, if READ is set and the write
+ * succeeded, reads the file back on the same open file into READ (its
+ * first line): while the file is open the module cannot be unloaded, so
+ * what it reads is from the same load. 0, ABSENT or a negative errno.
+ */
+static int write_read(const char *path, const char *text, char *read, size_t size)
+{
+	ssize_t n;
+	int fd, ret = 0;
+
+	fd = open(path, O_RDWR);
+	if (fd < 0)
+		return ABSENT;
+	n = write(fd, text, strlen(text));
+	if (n < 0)
+		ret = -errno;
+	else if ((size_t)n != strlen(text))
+		ret = -EIO;
+	if (ret == 0 && read) {
+		n = pread(fd, read, size - 1, 0);
+		if (n <= 0) {
+			ret = -EIO;
+		} else {
+			read[n] = '\0';
+			read[strcspn(read, "\n")] = '\0';
+		}
+	}
+	close(fd);
+	return ret;
+}
+
+static int two(int ncpus)
+{
+	unsigned long ok = 0, enoent = 0, absent = 0, other = 0;
+	char text[64];
+	int c1, c2, ret;
+
+	if (ncpus < 2)
+		return 2;
+	while (!stopped()) {
+		c1 = rand() % ncpus;
+		c2 = (c1 + 1 + rand() % (ncpus - 1)) % ncpus;
+		snprintf(text, sizeof(text), "%d %d", c1, c2);
+		ret = write_file(HOOKS "/stop_two_cpus", text);
+		if (ret == 0) {
+			ok++;
+		} else if (ret == -ENOENT) {
+			enoent++;
+		} else if (ret == ABSENT) {
+			absent++;
+			msleep(20);
+		} else {
+			other++;
+			error("stop_two_cpus '%s': %s", text, strerror(-ret));
+		}
+	}
+	printf("%lu %lu %lu %lu\n", ok, enoent, absent, other);
+	return 0;
+}
+
+/* Formats the CPUs of MASK as a cpulist, with ranges if RANGES. */
+static void format_cpulist(uint64_t mask, int ranges, char *out, size_t size)
+{
+	size_t len = 0;
+	int c, end;
+
+	out[0] = '\0';
+	for (c = 0; c < 64 && len < size; c++) {
+		if (!(mask & (1ULL << c)))
+			continue;
+		end = c;
+		while (ranges && end < 63 && (mask & (1ULL << (end + 1))))
+			end++;
+		if (end > c)
+			len += snprintf(out + len, size - len, "%s%d-%d", len ? "," : "", c, end);
+		else
+			len += snprintf(out + len, size - len, "%s%d", len ? "," : "", c);
+		c = end;
+	}
+}
+
+/* The CPUs of cpulist TEXT (up to a space or the end); -1 if malformed. */
+static int parse_cpulist(const char *text, uint64_t *mask)
+{
+	const char *p = text;
+	char *end;
+	long a, b;
+
+	*mask = 0;
+	while (*p && *p != ' ') {
+		a = strtol(p, &end, 10);
+		if (end == p || a < 0 || a > 63)
+			return -1;
+		b = a;
+		p = end;
+		if (*p == '-') {
+			b = strtol(p + 1, &end, 10);
+			if (end == p + 1 || b < a || b > 63)
+				return -1;
+			p = end;
+		}
+		for (; a <= b; a++)
+			*mask |= 1ULL << a;
+		if (*p == ',')
+			p++;
+		else if (*p && *p != ' ')
+			return -1;
+	}
+	return 0;
+}
+
+/* The cpulist after "KEY=" in LINE, as a mask; -1 if absent or malformed. */
+static int field_cpulist(const char *line, const char *key, uint64_t *mask)
+{
+	char k[32];
+	const char *p;
+
+	snprintf(k, sizeof(k), "%s=", key);
+	p = strstr(line, k);
+	return p ? parse_cpulist(p + strlen(k), mask) : -1;
+}
+
+static int machine(int ncpus)
+{
+	unsigned long ok = 0, enoent = 0, absent = 0, other = 0, works = 0;
+	uint64_t want, active, stopped_cpus, ran_on;
+	char text[512], back[512];
+	int i, ret;
+
+	if (ncpus > 64)
+		ncpus = 64;
+	while (!stopped()) {
+		do
+			for (want = 0, i = 0; i < ncpus; i++)
+				want |= (uint64_t)(rand() % 2) << i;
+		while (!want);
+		format_cpulist(want, rand() % 2, text, sizeof(text));
+		ret = write_read(HOOKS "/stop_machine", text, back, sizeof(back));
+		if (ret == 0) {
+			/* active=.. stopped=.. ran_on=.. irqs_off=yes ret=0 ns=.. */
+			if (field_cpulist(back, "active", &active) ||
+			    field_cpulist(back, "stopped", &stopped_cpus) ||
+			    field_cpulist(back, "ran_on", &ran_on) ||
+			    active != want || ran_on != want || (stopped_cpus & want) != want ||
+			    !strstr(back, " irqs_off=yes ret=0 ")) {
+				other++;
+				error("stop_machine '%s': read back '%s'", text, back);
+			} else {
+				ok++;
+				works += __builtin_popcountll(stopped_cpus);
+			}
+			/*
+			 * Every CPU stops: leave the others some room, as
+			 * the nowait writers do.
+			 */
+			msleep(rand() % 10);
+		} else if (ret == -ENOENT) {
+			enoent++;
+		} else if (ret == ABSENT) {
+			absent++;
+			msleep(20);
+		} else {
+			other++;
+			error("stop_machine '%s': %s", text, strerror(-ret));
+		}
+	}
+	printf("%lu %lu %lu %lu %lu\n", ok, enoent, absent, other, works);
+	return 0;
+}
+
+/* The CPU PID is on, as /proc/PID/stat says; -1 if unreadable. */
+static int on_cpu(int pid)
+{
+	char on[16];
+
+	return stat_field(pid, 39, on, sizeof(on)) ? -1 : atoi(on);
+}
+
+/*
+ * Pins PID to a random online CPU other than NOT (best effort), and waits
+ * up to 300 ms for /proc to show it there (a sleeping task gets there when
+ * it wakes up).
+ */
+static void spread(int pid, int not, int ncpus)
+{
+	cpu_set_t set;
+	int i, cpu;
+
+	for (i = 0; i < 8; i++) {
+		cpu = rand() % ncpus;
+		if (cpu == not || !cpu_online(cpu))
+			continue;
+		CPU_ZERO(&set);
+		CPU_SET(cpu, &set);
+		if (sched_setaffinity(pid, sizeof(set), &set) == 0)
+			break;
+	}
+	if (i == 8)
+		return;
+	for (i = 0; i < 30 && on_cpu(pid) != cpu; i++)
+		msleep(10);
+}
+
+/*
+ * The pids, CPUs before and result of the swap hook's line:
+ * "pid=P1 from=A [to=B ]now_on=.. pid=P2 from=B [to=A ]now_on=.. ret=R ns=..";
+ * a "to=" must name the other task's CPU before. -1 if malformed.
+ */
+static int parse_swap(const char *line, int pid[2], int from[2], int *ret)
+{
+	const char *p = line, *r;
+	int i, n, to[2];
+
+	for (i = 0; i < 2; i++) {
+		if (sscanf(p, "pid=%d from=%d %n", &pid[i], &from[i], &n) != 2)
+			return -1;
+		p += n;
+		to[i] = -1;
+		if (sscanf(p, "to=%d %n", &to[i], &n) == 1)
+			p += n;
+		if (strncmp(p, "now_on=", 7))
+			return -1;
+		p = strchr(p, ' ');
+		if (!p)
+			return -1;
+		p++;
+	}
+	for (i = 0; i < 2; i++)
+		if (to[i] != -1 && to[i] != from[!i])
+			return -1;
+	r = strstr(p, "ret=");
+	return r && sscanf(r, "ret=%d", ret) == 1 ? 0 : -1;
+}
+
+static int swap(int ncpus, int *pids, int npids)
+{
+	unsigned long ok = 0, eagain = 0, enoent = 0, einval = 0, absent = 0, wrong = 0;
+	unsigned long gen[64];
+	char text[64], back[256];
+	int i, a, b, pa, pb, on_a, on_b, ret, rp[2], from[2], rret;
+
+	if (npids < 2)
+		return 2;
+	if (ncpus > 64)
+		ncpus = 64;
+	while (!stopped()) {
+		a = rand() % npids;
+		b = (a + 1 + rand() % (npids - 1)) % npids;
+		pa = pids[a];
+		pb = pids[b];
+		snprintf(text, sizeof(text), "%d %d", pa, pb);
+		for (i = 0; i < ncpus; i++)
+			gen[i] = hotplug_gen(i);
+		on_a = on_cpu(pa);
+		on_b = on_cpu(pb);
+		ret = write_read(HOOKS "/swap", text, back, sizeof(back));
+		if (ret == 0) {
+			ok++;
+			if (parse_swap(back, rp, from, &rret) ||
+			    rp[0] != pa || rp[1] != pb || rret != 0 || from[0] == from[1] ||
+			    from[0] < 0 || from[0] >= ncpus || from[1] < 0 || from[1] >= ncpus) {
+				wrong++;
+				error("swap '%s': read back '%s'", text, back);
+			} else if (check_moved(pa, from[1], gen[from[1]]) ||
+				   check_moved(pb, from[0], gen[from[0]])) {
+				wrong++;
+				error("swap '%s' (%s): not as /proc says (above)", text, back);
+			}
+		} else if (ret == -EAGAIN) {
+			eagain++;	/* they kept moving */
+		} else if (ret == -ENOENT) {
+			enoent++;	/* their CPUs kept going offline */
+		} else if (ret == -EINVAL) {
+			/*
+			 * Legitimate only with both tasks on one CPU. Their
+			 * CPU changes only through this writer, hotplug, or
+			 * a sleeping task's wakeup onto its new CPU; /proc
+			 * shows them together before or after the write then.
+			 */
+			if (on_a >= 0 && on_a == on_b) {
+				einval++;
+			} else if ((on_a = on_cpu(pa)) >= 0 && on_a == on_cpu(pb)) {
+				einval++;
+			} else {
+				for (i = 0; i < ncpus && gen[i] == hotplug_gen(i); i++)
+					;
+				if (i < ncpus) {
+					einval++;
+				} else {
+					wrong++;
+					error("swap '%s': EINVAL, on CPUs %d and %d", text,
+					      on_cpu(pa), on_cpu(pb));
+				}
+			}
+			spread(pb, on_cpu(pa), ncpus);
+		} else if (ret == ABSENT) {
+			absent++;
+			msleep(20);
+		} else {
+			wrong++;
+			error("swap '%s': %s", text, strerror(-ret));
+		}
+		figures("swap", "%lu %lu %lu %lu %lu %lu", ok, eagain, enoent, einval, absent, wrong);
+	}
+	printf("%lu %lu %lu %lu %lu %lu\n", ok, eagain, enoent, einval, absent, wrong);
+	return 0;
+}
+
 static int hotplug(unsigned long max, int *cpus, int ncpus)
 {
 	int i, online, cpu, possible = sysconf(_SC_NPROCESSORS_CONF);
@@ -375,7 +701,9 @@ static int usage(void)
 {
 	fprintf(stderr, "usage: torture_load queue DIR sync|nowait NCPUS\n"
 			"       torture_load migrate DIR NCPUS MAX PID...\n"
-			"       torture_load hotplug DIR MAX CPU...\n");
+			"       torture_load hotplug DIR MAX CPU...\n"
+			"       torture_load two|machine DIR NCPUS\n"
+			"       torture_load swap DIR NCPUS PID...\n");
 	return 2;
 }
 
@@ -398,6 +726,18 @@ int main(int argc, char **argv)
 		for (n = 0, i = 5; i < argc && n < 4096; i++)
 			list[n++] = atoi(argv[i]);
 		return ncpus > 0 ? migrate(ncpus, strtoul(argv[4], NULL, 10), list, n) : usage();
+	}
+	if ((!strcmp(argv[1], "two") || !strcmp(argv[1], "machine")) && argc == 4) {
+		ncpus = atoi(argv[3]);
+		if (ncpus <= 0)
+			return usage();
+		return argv[1][0] == 't' ? two(ncpus) : machine(ncpus);
+	}
+	if (!strcmp(argv[1], "swap") && argc >= 6) {
+		ncpus = atoi(argv[3]);
+		for (n = 0, i = 4; i < argc && n < 4096; i++)
+			list[n++] = atoi(argv[i]);
+		return ncpus > 0 ? swap(ncpus, list, n) : usage();
 	}
 	if (!strcmp(argv[1], "hotplug") && argc >= 4) {
 		for (n = 0, i = 4; i < argc && n < 4096; i++)
