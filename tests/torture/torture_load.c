@@ -120,13 +120,18 @@ static void figures(const char *name, const char *fmt, ...)
 	va_end(ap);
 }
 
-/* Writes TEXT to PATH in one write(2): 0, ABSENT or a negative errno. */
-static int write_file(const char *path, const char *text)
+/*
+ * Writes TEXT to PATH in one write(2) and, if READ is set and the write
+ * succeeded, reads the file back on the same open file into READ (its
+ * first line): while the file is open the module cannot be unloaded, so
+ * what it reads is from the same load. 0, ABSENT or a negative errno.
+ */
+static int write_read(const char *path, const char *text, char *read, size_t size)
 {
 	ssize_t n;
 	int fd, ret = 0;
 
-	fd = open(path, O_WRONLY);
+	fd = open(path, read ? O_RDWR : O_WRONLY);
 	if (fd < 0)
 		return ABSENT;
 	n = write(fd, text, strlen(text));
@@ -134,8 +139,23 @@ static int write_file(const char *path, const char *text)
 		ret = -errno;
 	else if ((size_t)n != strlen(text))
 		ret = -EIO;
+	if (ret == 0 && read) {
+		n = pread(fd, read, size - 1, 0);
+		if (n <= 0) {
+			ret = -EIO;
+		} else {
+			read[n] = '\0';
+			read[strcspn(read, "\n")] = '\0';
+		}
+	}
 	close(fd);
 	return ret;
+}
+
+/* Writes TEXT to PATH in one write(2): 0, ABSENT or a negative errno. */
+static int write_file(const char *path, const char *text)
+{
+	return write_read(path, text, NULL, 0);
 }
 
 /* Reads PATH (its first SIZE - 1 bytes) into BUF; -1 if it cannot. */
@@ -351,38 +371,6 @@ static int migrate(int ncpus, unsigned long max, int *pids, int npids)
 	}
 	printf("%lu %lu %lu %lu\n", ok, refused, absent, wrong);
 	return 0;
-}
-
-/*
- * Writes TEXT to PATH in one write(2) and, if READ is set and the write
- * succeeded, reads the file back on the same open file into READ (its
- * first line): while the file is open the module cannot be unloaded, so
- * what it reads is from the same load. 0, ABSENT or a negative errno.
- */
-static int write_read(const char *path, const char *text, char *read, size_t size)
-{
-	ssize_t n;
-	int fd, ret = 0;
-
-	fd = open(path, O_RDWR);
-	if (fd < 0)
-		return ABSENT;
-	n = write(fd, text, strlen(text));
-	if (n < 0)
-		ret = -errno;
-	else if ((size_t)n != strlen(text))
-		ret = -EIO;
-	if (ret == 0 && read) {
-		n = pread(fd, read, size - 1, 0);
-		if (n <= 0) {
-			ret = -EIO;
-		} else {
-			read[n] = '\0';
-			read[strcspn(read, "\n")] = '\0';
-		}
-	}
-	close(fd);
-	return ret;
 }
 
 static int two(int ncpus)
