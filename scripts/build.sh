@@ -35,6 +35,14 @@ copy_sources() {
 		tar xf - -C "$1"
 }
 
+# The user-space programs the tests run in the guest (any kernel).
+user_programs() {
+	local p
+	for p in bench/migrate_bench torture/torture_load; do
+		gcc -O2 -Wall -o "$TOP/tests/$p" "$TOP/tests/$p.c"
+	done
+}
+
 if [ "$flavour" = main ] && debian_headers "${KDIR:-}"; then
 	dest=$("$TOP/scripts/build.sh" stock)
 	log "rmigration.ko for $(cat "$KDIR/include/config/kernel.release"): $dest/rmigration.ko"
@@ -48,6 +56,7 @@ if [ "$flavour" = stock ]; then
 	exec 9>"$dest.lock"
 	flock 9
 	copy_sources "$dest"
+	user_programs
 	# The root has exactly the kernel's gcc and rustc (stock.sh checked);
 	# the headers' Makefile names them.
 	flock -s /tmp/rmigration-quiet.lock "$TOP/scripts/llvm-root.sh" --stock run "
@@ -61,6 +70,7 @@ if [ "$flavour" = stock ]; then
 fi
 
 if [ "$flavour" = debug ]; then
+	user_programs
 	kdir=$("$TOP/scripts/kernel.sh" debug)
 	# One copy per checkout: tar keeps the sources' times, so a copy
 	# shared by two checkouts could keep the objects of the other one's
@@ -93,9 +103,7 @@ if [ "$flavour" = clean ]; then
 fi
 
 "${mk[@]}" M="$TOP" modules
-for p in bench/migrate_bench torture/torture_load; do
-	gcc -O2 -Wall -o "$TOP/tests/$p" "$TOP/tests/$p.c"
-done
+user_programs
 for d in "$TOP"/tests/modules/*/; do
 	[ -f "$d/Kbuild" ] || continue
 	"${mk[@]}" M="${d%/}" KBUILD_EXTRA_SYMBOLS="$TOP/Module.symvers" modules
