@@ -9,14 +9,15 @@
 //! queue a work on A and B     PREPARE: arrive      PREPARE: arrive
 //! (one step, see below)       DISABLE_IRQ          DISABLE_IRQ
 //!                             RUN: run() if active RUN: run() if active
-//!                             HOLD: irqs on, hold() on one CPU, the others wait
+//!                             (HOLD: irqs on, hold() on one CPU, the others wait)
 //!                             EXIT                 EXIT
 //! wait for both works; cpus_read_unlock()
 //! ```
 //!
 //! Each state is acknowledged by every participant, and the last one to
-//! acknowledge moves the machine on, as in the kernel. What differs, and
-//! why it cannot deadlock:
+//! acknowledge moves the machine on, as in the kernel. HOLD is ours, and
+//! only a stop with a `hold()` goes through it. What differs, and why it
+//! cannot deadlock:
 //!
 //! - **Order.** Multi-CPU works are queued under one lock
 //!   ([`stopper::queue_lockstep`]), all of one stop at a time, so two stops
@@ -119,6 +120,7 @@ pub(crate) enum State {
     /// `run()` runs on the active CPUs, interrupts off on all.
     Run = 3,
     /// Interrupts on; `hold()` runs on one CPU while the others wait.
+    /// Only a stop with a `hold()` has it.
     Hold = 4,
     /// Every participant leaves.
     Exit = 5,
@@ -138,12 +140,13 @@ impl State {
         }
     }
 
-    fn next(self) -> Self {
+    /// The state after this one, in a stop with a HOLD state or without.
+    fn next(self, hold: bool) -> Self {
         match self {
             State::Prepare => State::DisableIrq,
             State::DisableIrq => State::Run,
-            State::Run => State::Hold,
-            State::Hold | State::Exit => State::Exit,
+            State::Run if hold => State::Hold,
+            State::Run | State::Hold | State::Exit => State::Exit,
             State::Abort => State::Abort,
         }
     }
@@ -168,14 +171,18 @@ impl State {
 pub(crate) struct Machine {
     word: Atomic<u64>,
     participants: u32,
+    /// Whether RUN is followed by HOLD (else by EXIT).
+    hold: bool,
 }
 
 impl Machine {
-    /// A machine in PREPARE for `participants` (at least one).
-    pub(crate) fn new(participants: u32) -> Self {
+    /// A machine in PREPARE for `participants` (at least one), with a HOLD
+    /// state if `hold`.
+    pub(crate) fn new(participants: u32, hold: bool) -> Self {
         Self {
             word: Atomic::new(Self::pack(State::Prepare, 0)),
             participants,
+            hold,
         }
     }
 
@@ -235,7 +242,7 @@ impl Machine {
         let n = self.participants;
         self.update(|now, count| match now {
             s if s != state => None,
-            s if count + 1 == n => Some((s.next(), 0)),
+            s if count + 1 == n => Some((s.next(self.hold), 0)),
             s => Some((s, count + 1)),
         });
     }
@@ -396,15 +403,18 @@ impl Lockstep<'_> {
                         err = ret;
                     }
                 }
-                State::Hold => {
+                State::Hold | State::Exit => {
+                    // Interrupts and preemption on again, for `hold()` or
+                    // to leave; preemption has been off since PREPARE.
                     if let Some(flags) = flags.take() {
                         sched::irq_restore(flags);
+                        sched::preempt_enable();
                     }
-                    sched::preempt_enable();
-                    if let Some((on, hold)) = self.hold {
-                        if on == cpu && err == 0 {
+                    match self.hold {
+                        Some((on, hold)) if now == State::Hold && on == cpu && err == 0 => {
                             err = hold();
                         }
+                        _ => {}
                     }
                 }
                 _ => {}
@@ -432,45 +442,53 @@ unsafe extern "C" fn participate(arg: *mut c_void) -> c_int {
     ls.lockstep(cpu)
 }
 
-/// Runs `ls` on `cpus`: queues one work per CPU in one step and waits for
-/// all of them; the caller holds `cpus_read_lock()`.
-fn stop_cpus(cpus: &[CpuId], ls: &Lockstep<'_>) -> Result<c_int> {
-    let n = i32::try_from(cpus.len())?;
-    stack_pin_init!(let done = Done::new(n));
-    let mut works = KVec::with_capacity(cpus.len(), GFP_KERNEL)?;
-    for &cpu in cpus {
-        let work = rmigration_work {
-            next: ptr::null_mut(),
-            fn_: Some(participate),
-            arg: ptr::from_ref(ls).cast_mut().cast::<c_void>(),
-            done: ptr::from_ref::<Done>(&done)
-                .cast_mut()
-                .cast::<rmigration_done>(),
-            caller: 0,
-            name: ls.name.as_char_ptr(),
-            id: 0,
-            queued_ns: 0,
-        };
-        works.push((cpu, work), GFP_KERNEL)?;
+/// A participant's work for `cpu`, to be filled in by [`stop_cpus`].
+fn work_on(cpu: CpuId) -> (CpuId, rmigration_work) {
+    let work = rmigration_work {
+        next: ptr::null_mut(),
+        fn_: Some(participate),
+        arg: ptr::null_mut(),
+        done: ptr::null_mut(),
+        caller: 0,
+        name: ptr::null(),
+        id: 0,
+        queued_ns: 0,
+    };
+    (cpu, work)
+}
+
+/// Runs `ls` on the CPUs of `works` (one per CPU, ascending, from
+/// [`work_on`]): queues them in one step and waits for all of them; the
+/// caller holds `cpus_read_lock()`.
+fn stop_cpus(works: &mut [(CpuId, rmigration_work)], ls: &Lockstep<'_>) -> Result<c_int> {
+    let n = works.len();
+    stack_pin_init!(let done = Done::new(i32::try_from(n)?));
+    for (_, work) in works.iter_mut() {
+        work.arg = ptr::from_ref(ls).cast_mut().cast::<c_void>();
+        work.done = ptr::from_ref::<Done>(&done)
+            .cast_mut()
+            .cast::<rmigration_done>();
+        work.name = ls.name.as_char_ptr();
     }
-    let start = sched::now_ns();
-    // SAFETY: The works, `ls` and `done` live on this stack (`works` in
-    // its allocation) until every queued work is done, which `wait_all`
-    // below waits for; `participate(ls)` may run on any stopper thread.
-    let queued = unsafe { stopper::queue_lockstep(&mut works) }?;
-    trace::multi_queued(ls.name, cpus, queued);
-    if queued < cpus.len() {
+    let start = trace::enabled().then(sched::now_ns);
+    // SAFETY: The works, `ls` and `done` live until every queued work is
+    // done, which `wait_all` below waits for; `participate(ls)` may run on
+    // any stopper thread.
+    let queued = unsafe { stopper::queue_lockstep(works) }?;
+    trace::multi_queued(ls.name, works.iter().take(queued).map(|&(cpu, _)| cpu));
+    if queued < n {
         // Not reached while the caller holds `cpus_read_lock()`; should a
         // stopper be disabled all the same, the participants queued leave.
         ls.machine.abort();
-        for _ in queued..cpus.len() {
+        for _ in queued..n {
             done.skip();
         }
     }
     let ret = done.wait_all();
-    trace::multi_done(ls.name, ret, sched::now_ns().saturating_sub(start));
-    drop(works);
-    if queued < cpus.len() {
+    if let Some(start) = start {
+        trace::multi_done(ls.name, ret, sched::now_ns().saturating_sub(start));
+    }
+    if queued < n {
         return Err(ENOENT);
     }
     Ok(ret)
@@ -508,7 +526,7 @@ pub(crate) fn stop_two_cpus_with(
     }
     may_stop()?;
     let ls = Lockstep {
-        machine: Machine::new(2),
+        machine: Machine::new(2, hold.is_some()),
         name,
         active: Active::One(cpu1),
         run,
@@ -517,12 +535,12 @@ pub(crate) fn stop_two_cpus_with(
         irqs_off_cpus: Atomic::new(0),
     };
     let _cpus = sched::CpusReadGuard::new();
-    let pair = if cpu1.as_u32() < cpu2.as_u32() {
-        [cpu1, cpu2]
+    let (low, high) = if cpu1.as_u32() < cpu2.as_u32() {
+        (cpu1, cpu2)
     } else {
-        [cpu2, cpu1]
+        (cpu2, cpu1)
     };
-    stop_cpus(&pair, &ls)
+    stop_cpus(&mut [work_on(low), work_on(high)], &ls)
 }
 
 /// Stops every online CPU in lock-step and runs `run` on each CPU of
@@ -542,24 +560,32 @@ pub(crate) fn stop_machine_with(
 ) -> Result<c_int> {
     may_stop()?;
     let _cpus = sched::CpusReadGuard::new();
-    let mut online = KVec::new();
+    // The online CPUs stay what they are while we hold `cpus_read_lock()`.
+    let online = || {
+        (0..nr_cpu_ids())
+            .filter_map(CpuId::from_u32)
+            .filter(|&c| sched::cpu_online(c))
+    };
     let mut any = false;
     for cpu in (0..nr_cpu_ids()).filter_map(CpuId::from_u32) {
-        let is_active = active.is_some_and(|a| a.has(cpu));
-        any |= is_active;
-        if sched::cpu_online(cpu) {
-            online.push(cpu, GFP_KERNEL)?;
-        } else if is_active {
-            return Err(ENOENT);
+        if active.is_some_and(|a| a.has(cpu)) {
+            if !sched::cpu_online(cpu) {
+                return Err(ENOENT);
+            }
+            any = true;
         }
     }
-    let first = *online.first().ok_or(ENOENT)?;
+    let first = online().next().ok_or(ENOENT)?;
     let active = match active {
         Some(a) if any => a,
         _ => Active::One(first),
     };
+    let mut works = KVec::with_capacity(online().count(), GFP_KERNEL)?;
+    for cpu in online() {
+        works.push(work_on(cpu), GFP_KERNEL)?;
+    }
     let ls = Lockstep {
-        machine: Machine::new(u32::try_from(online.len())?),
+        machine: Machine::new(u32::try_from(works.len())?, false),
         name,
         active,
         run,
@@ -567,7 +593,7 @@ pub(crate) fn stop_machine_with(
         irqs_off: Atomic::new(0),
         irqs_off_cpus: Atomic::new(0),
     };
-    stop_cpus(&online, &ls)
+    stop_cpus(&mut works, &ls)
 }
 
 #[kunit_tests(rmigration_multi)]
@@ -576,7 +602,7 @@ mod tests {
 
     #[test]
     fn two_participants() {
-        let m = Machine::new(2);
+        let m = Machine::new(2, true);
         assert_eq!(m.state(), State::Prepare);
         assert!(m.arrive());
         // Alone, it may leave and come back.
@@ -591,7 +617,7 @@ mod tests {
             m.ack(state);
             assert_eq!(m.state(), state);
             m.ack(state);
-            assert_eq!(m.state(), state.next());
+            assert_eq!(m.state(), state.next(true));
         }
         assert_eq!(m.state(), State::Exit);
         // A late or repeated acknowledgement of an old state changes nothing.
@@ -602,7 +628,7 @@ mod tests {
 
     #[test]
     fn abort_only_in_prepare() {
-        let m = Machine::new(3);
+        let m = Machine::new(3, false);
         assert!(m.arrive());
         assert!(m.abort());
         assert_eq!(m.state(), State::Abort);
@@ -614,11 +640,14 @@ mod tests {
 
     #[test]
     fn one_participant() {
-        let m = Machine::new(1);
+        let m = Machine::new(1, false);
         assert!(m.arrive());
         assert_eq!(m.state(), State::DisableIrq);
         m.ack(State::DisableIrq);
         assert_eq!(m.state(), State::Run);
+        // Without a hold function, RUN is followed by EXIT.
+        m.ack(State::Run);
+        assert_eq!(m.state(), State::Exit);
     }
 
     #[test]

@@ -406,12 +406,13 @@ pub(crate) fn migrate_done(m: &Migration<'_>) {
     }
 }
 
-/// CPUs, as the kernel's cpulist format shows them (`0,2-3`).
-pub(crate) struct CpuList<'a>(pub(crate) &'a [CpuId]);
+/// CPUs in ascending order, as the kernel's cpulist format shows them
+/// (`0,2-3`).
+pub(crate) struct CpuList<I>(pub(crate) I);
 
-impl fmt::Display for CpuList<'_> {
+impl<I: Iterator<Item = CpuId> + Clone> fmt::Display for CpuList<I> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let mut cpus = self.0.iter().map(|c| c.as_u32()).peekable();
+        let mut cpus = self.0.clone().map(|c| c.as_u32()).peekable();
         let mut first = true;
         while let Some(start) = cpus.next() {
             let mut end = start;
@@ -431,14 +432,14 @@ impl fmt::Display for CpuList<'_> {
     }
 }
 
-/// The works of multi-CPU stop `name` are queued on the first `queued` of
-/// `cpus`.
-pub(crate) fn multi_queued(name: &CStr, cpus: &[CpuId], queued: usize) {
+/// The works of multi-CPU stop `name` are queued on `cpus`, in ascending
+/// order.
+pub(crate) fn multi_queued(name: &CStr, cpus: impl Iterator<Item = CpuId> + Clone) {
     if enabled() {
         pr_info!(
             "{}: queued on CPUs {} by {} ({})\n",
             name.to_str().unwrap_or("?"),
-            CpuList(cpus.get(..queued).unwrap_or(cpus)),
+            CpuList(cpus),
             current_pid(),
             Comm(&sched::current_comm())
         );

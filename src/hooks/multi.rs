@@ -42,15 +42,10 @@ use kernel::{
 };
 
 /// The CPUs of a bitmap, for [`CpuList`].
-fn cpus_of(bits: u64) -> KVec<CpuId> {
-    let mut cpus = KVec::new();
-    for cpu in (0..64u32).filter(|c| bits & (1 << c) != 0) {
-        if let Some(cpu) = CpuId::from_u32(cpu) {
-            // Up to 64 small entries; a failed allocation shows fewer.
-            let _ = cpus.push(cpu, GFP_KERNEL);
-        }
-    }
-    cpus
+fn cpus_of(bits: u64) -> impl Iterator<Item = CpuId> + Clone {
+    (0..64u32)
+        .filter(move |c| bits & (1 << c) != 0)
+        .filter_map(CpuId::from_u32)
 }
 
 /// The highest CPU number a hook accepts, plus one: CPU bitmaps are `u64`.
@@ -185,7 +180,7 @@ impl MultiHooks {
             "cpus={},{} ran_on={} irqs_off={} ret={} ns={}\n",
             r.cpus[0],
             r.cpus[1],
-            CpuList(&cpus_of(r.ran_on)),
+            CpuList(cpus_of(r.ran_on)),
             r.irqs_off,
             r.ret,
             r.ns
@@ -229,9 +224,9 @@ impl MultiHooks {
         seq_print!(
             m,
             "active={} stopped={} ran_on={} irqs_off={} ret={} ns={}\n",
-            CpuList(&cpus_of(r.active)),
-            CpuList(&cpus_of(r.stopped)),
-            CpuList(&cpus_of(r.ran_on)),
+            CpuList(cpus_of(r.active)),
+            CpuList(cpus_of(r.stopped)),
+            CpuList(cpus_of(r.ran_on)),
             r.irqs_off,
             r.ret,
             r.ns
