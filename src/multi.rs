@@ -484,6 +484,12 @@ fn stop_cpus(works: &mut [(CpuId, rmigration_work)], ls: &Lockstep<'_>) -> Resul
             done.skip();
         }
     }
+    // The caller runs again once its own CPU's participant is done, or
+    // sleeps. Once the machine is in EXIT, every participant is past RUN
+    // and leaves with its CPU still its own: the last ones are done within
+    // microseconds, so the caller spins for them rather than sleep and
+    // have its CPU woken again, as a one-CPU caller does (`Done::wait`).
+    sched::spin_while(|| done.finished(), || ls.machine.state() == State::Exit);
     let ret = done.wait_all();
     if let Some(start) = start {
         trace::multi_done(ls.name, ret, sched::now_ns().saturating_sub(start));

@@ -32,33 +32,22 @@ pub(crate) fn now_ns() -> u64 {
     u64::try_from(ns).unwrap_or(0)
 }
 
-/// How long [`spin_while_thread_runs`] spins at most, in ns.
+/// How long [`spin_while`] spins at most, in ns.
 const SPIN_MAX_NS: u64 = 500_000;
 
-/// Spins until `done()` while the `rmigration/N` thread of `cpu` is woken
-/// or running, this CPU is not `cpu` and nothing else needs it, for at
-/// most [`SPIN_MAX_NS`]; returns `done()`.
-///
-/// Gives up at once when the thread sleeps (a work that blocks), when a
-/// task of this CPU needs it (`need_resched()`), or when the caller finds
-/// itself on `cpu`, where spinning would keep the thread off its CPU. The
-/// caller stays preemptible throughout.
-pub(crate) fn spin_while_thread_runs(cpu: CpuId, done: impl Fn() -> bool) -> bool {
-    // SAFETY: Reads a per-CPU pointer of a possible CPU.
-    let task = unsafe { ffi_bindings::rmigration_thread_on(cpu.into()) };
+/// Spins until `done()` while `go_on()` holds and no other task needs this
+/// CPU (`need_resched()`), for at most [`SPIN_MAX_NS`]; returns `done()`.
+/// The caller stays preemptible throughout: a waiter that expects its
+/// wait to be short spins instead of sleeping, so that its CPU is not put
+/// to sleep and woken again.
+pub(crate) fn spin_while(done: impl Fn() -> bool, go_on: impl Fn() -> bool) -> bool {
     let start = now_ns();
     let mut spins = 0u32;
     loop {
         if done() {
             return true;
         }
-        // SAFETY: smpboot holds a reference on its threads until they are
-        // unregistered, which no synchronous caller can overlap (see
-        // `stopper::stopper()`); `need_resched()` reads the current task.
-        let runs = !task.is_null()
-            && unsafe { ffi_bindings::rmigration_task_runnable(task) }
-            && !need_resched();
-        if !runs || CpuId::current() == cpu {
+        if !go_on() || need_resched() {
             return false;
         }
         spins = spins.wrapping_add(1);
@@ -67,6 +56,26 @@ pub(crate) fn spin_while_thread_runs(cpu: CpuId, done: impl Fn() -> bool) -> boo
         }
         core::hint::spin_loop();
     }
+}
+
+/// Spins until `done()` while the `rmigration/N` thread of `cpu` is woken
+/// or running and this CPU is not `cpu` ([`spin_while`]); returns
+/// `done()`.
+///
+/// Gives up at once when the thread sleeps (a work that blocks), or when
+/// the caller finds itself on `cpu`, where spinning would keep the thread
+/// off its CPU.
+pub(crate) fn spin_while_thread_runs(cpu: CpuId, done: impl Fn() -> bool) -> bool {
+    // SAFETY: Reads a per-CPU pointer of a possible CPU.
+    let task = unsafe { ffi_bindings::rmigration_thread_on(cpu.into()) };
+    spin_while(done, || {
+        // SAFETY: smpboot holds a reference on its threads until they are
+        // unregistered, which no synchronous caller can overlap (see
+        // `stopper::stopper()`).
+        !task.is_null()
+            && unsafe { ffi_bindings::rmigration_task_runnable(task) }
+            && CpuId::current() != cpu
+    })
 }
 
 /// Makes `task` `SCHED_FIFO` at `MAX_RT_PRIO - 1`.

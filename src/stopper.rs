@@ -198,8 +198,13 @@ impl Done {
     /// owner runs: a short work then costs no sleep and no wake-up IPI to
     /// this CPU. Never when `cpu` is this CPU: the thread runs here.
     fn wait(&self, cpu: CpuId) -> c_int {
-        sched::spin_while_thread_runs(cpu, || self.finished.load(Acquire));
+        sched::spin_while_thread_runs(cpu, || self.finished());
         self.wait_all()
+    }
+
+    /// Whether every work is done (the caller must still [`Done::wait_all`]).
+    pub(crate) fn finished(&self) -> bool {
+        self.finished.load(Acquire)
     }
 
     /// Waits until every work is done and returns the result.
@@ -243,15 +248,33 @@ impl Stopper {
     /// Queues `work` and wakes the thread (`cpu_stop_queue_work()`).
     ///
     /// Returns `false`, leaving `work` alone, if the stopper is disabled.
-    /// The thread is woken only if the list was empty: otherwise the
-    /// queuer that made it non-empty has woken it, or will, and the
-    /// thread runs the list until it is empty.
     ///
     /// # Safety
     ///
     /// `work` must be valid and stay valid and untouched from this call until
     /// its function starts running.
     unsafe fn queue(&self, work: *mut rmigration_work) -> bool {
+        // SAFETY: By the safety requirements.
+        let Some(wake) = (unsafe { self.push(work) }) else {
+            return false;
+        };
+        if wake {
+            self.wake();
+        }
+        true
+    }
+
+    /// Queues `work`; returns whether the thread must be woken ([`Self::wake`]),
+    /// or `None`, leaving `work` alone, if the stopper is disabled.
+    ///
+    /// The thread needs a wake-up only if the list was empty: otherwise the
+    /// queuer that made it non-empty has woken it, or will, and the thread
+    /// runs the list until it is empty.
+    ///
+    /// # Safety
+    ///
+    /// As for [`Self::queue`].
+    unsafe fn push(&self, work: *mut rmigration_work) -> Option<bool> {
         // SAFETY: `work` is valid and still ours (safety requirements).
         unsafe { (*work).queued_ns = sched::now_ns() };
         let mut inner = self.inner.lock();
@@ -276,18 +299,21 @@ impl Stopper {
         if enabled {
             trace::queued(self.cpu, id);
             trace::waking(self.cpu, id, wake);
+            Some(wake)
         } else {
             // SAFETY: A refused work was not queued: it is still ours.
             let (func, caller) = unsafe { ((*work).fn_.map_or(0, |f| f as usize), (*work).caller) };
             trace::refused(self.cpu, id, func, caller);
+            None
         }
+    }
+
+    /// Wakes the thread, after [`Self::push`] said so.
+    fn wake(&self) {
         // The thread cannot go away under us: threads are only stopped at
         // module unload, when nobody queues any more. A set `pending` is
         // seen by the thread before it sleeps, or the wake-up finds it asleep.
-        if wake {
-            sched::wake_thread(self.cpu);
-        }
-        enabled
+        sched::wake_thread(self.cpu);
     }
 
     /// Runs the queued works, oldest first, until the list is empty
@@ -480,13 +506,32 @@ pub(crate) unsafe fn queue_lockstep(works: &mut [(CpuId, rmigration_work)]) -> R
             return Err(ENOENT);
         }
     }
+    // The threads of other CPUs are woken first: they have an interrupt to
+    // take and perhaps an idle CPU to wake, while the one of this CPU only
+    // runs when we let go of the lock.
+    let here = CpuId::current();
+    let mut wake_here = None;
+    let mut queued = works.len();
     for (i, (cpu, work)) in works.iter_mut().enumerate() {
+        let Some(s) = stopper(*cpu) else {
+            queued = i;
+            break;
+        };
         // SAFETY: The caller keeps `work` valid until it runs.
-        if !stopper(*cpu).is_some_and(|s| unsafe { s.queue(work) }) {
-            return Ok(i);
+        match unsafe { s.push(work) } {
+            Some(true) if *cpu == here => wake_here = Some(s),
+            Some(true) => s.wake(),
+            Some(false) => {}
+            None => {
+                queued = i;
+                break;
+            }
         }
     }
-    Ok(works.len())
+    if let Some(s) = wake_here {
+        s.wake();
+    }
+    Ok(queued)
 }
 
 /// Runs `func(arg)` on `cpu` and returns its result (`stop_one_cpu()`).
