@@ -123,8 +123,9 @@ pub(crate) struct Snapshot {
 ///
 /// # Invariants
 ///
-/// `pending` is `true` exactly when the list of works is not empty; it is
-/// only written with the lock held.
+/// `pending` is `true` exactly when the list of works is not empty, and
+/// `enabled` equals `inner.enabled`; both are only written with the lock
+/// held.
 #[pin_data]
 pub(crate) struct Stopper {
     cpu: CpuId,
@@ -132,6 +133,9 @@ pub(crate) struct Stopper {
     inner: SpinLockIrq<StopperInner>,
     /// Whether works are queued, readable without the lock (`should_run`).
     pending: Atomic<bool>,
+    /// Whether the stopper is enabled, readable without the lock
+    /// ([`queue_lockstep`]).
+    enabled: Atomic<bool>,
 }
 
 /// The completion record of a waiting caller (`struct cpu_stop_done`): of
@@ -218,7 +222,7 @@ impl Done {
 
 impl Stopper {
     fn new(cpu: CpuId) -> impl PinInit<Self> {
-        // INVARIANT: The list is empty and `pending` false.
+        // INVARIANT: The list is empty and `pending` false; disabled.
         pin_init!(Self {
             cpu,
             inner <- new_spinlock_irq!(
@@ -232,6 +236,7 @@ impl Stopper {
                 "rmigration_stopper"
             ),
             pending: Atomic::new(false),
+            enabled: Atomic::new(false),
         })
     }
 
@@ -384,7 +389,11 @@ impl Stopper {
 
     /// Enables or disables queueing; on disabling, runs what is queued.
     fn set_enabled(&self, enabled: bool) {
-        self.inner.lock().enabled = enabled;
+        let mut inner = self.inner.lock();
+        inner.enabled = enabled;
+        // INVARIANT: Written with the lock held, as `inner.enabled`.
+        self.enabled.store(enabled, Release);
+        drop(inner);
         if !enabled {
             // Nobody can add works any more: drain the list on this CPU.
             self.run_works();
@@ -501,8 +510,13 @@ pub(crate) fn stopper(cpu: CpuId) -> Option<&'static Stopper> {
 pub(crate) unsafe fn queue_lockstep(works: &mut [(CpuId, rmigration_work)]) -> Result<usize> {
     let stoppers = stoppers().ok_or(ENOENT)?;
     let _queueing = stoppers.lockstep.lock();
+    // Without the stoppers' locks: while the caller holds
+    // `cpus_read_lock()`, a stopper is only ever enabled (its thread's
+    // `setup` or `unpark` may still be on its way), never disabled (that is
+    // `park`, for CPU hotplug, and module unload), so one found enabled is
+    // still enabled when its work is queued.
     for &(cpu, _) in works.iter() {
-        if !stopper(cpu).is_some_and(|s| s.inner.lock().enabled) {
+        if !stopper(cpu).is_some_and(|s| s.enabled.load(Acquire)) {
             return Err(ENOENT);
         }
     }
