@@ -213,6 +213,27 @@ def main():
                              + f" | {us(vm.step(case, target, 'total'))} |")
     lines.append("")
 
+    # The same probes on the multi-CPU stops (CPU idle): "thread" is the
+    # one of the CPU that runs the function; the caller is preempted by
+    # its own CPU's thread, not asleep, so it is rarely woken.
+    multi = [(vm, c, t) for vm in vms for c in ("rstop_machine", "stop_machine", "rstop_two_cpus")
+             for t in ("remote", "local") if vm.step(c, t, "total") is not None]
+    if multi:
+        lines.append("## Where a multi-CPU stop goes (p50 of each step, µs)")
+        lines.append("")
+        lines.append("| VM | case | fn on | call -> its thread woken | woken -> switched in | "
+                     "switched in -> fn (rendezvous) | fn -> caller switched in | "
+                     "switched in -> returned | total p50 |")
+        lines.append("|---|---|---|" + "---:|" * 6)
+        for vm, case, target in multi:
+            def st(*names):
+                vals = [vm.step(case, target, n) for n in names]
+                return None if any(v is None for v in vals) else sum(vals)
+            lines.append(f"| {vm.vcpus} | {case} | {target} | {us(st('call_wake'))} | {us(st('wake_in'))} | "
+                         f"{us(st('in_fn'))} | {us(st('fn_done', 'done_back'))} | {us(st('back_return'))} | "
+                         f"{us(vm.step(case, target, 'total'))} |")
+        lines.append("")
+
     for vm in vms:
         f = vm.facts
         lines.append(f"### {vm.title()}, kernel {f.get('kernel', '?')}, {f['runs']} runs, "

@@ -34,9 +34,11 @@
  * With case_ms=N, a case stops taking samples for a target once N ms have
  * passed (its warm-up once N / 10 ms have), and n says how many it took.
  *
- * With breakdown=N, the stopper cases (rstop_one_cpu, stop_core) then run N
- * more round trips each with probes on the scheduler's sched_waking and
- * sched_switch tracepoints, which split a round trip into its steps:
+ * With breakdown=N, the stopper cases (rstop_one_cpu, stop_core) and the
+ * multi-CPU ones but stop_machine_two (whose function runs on two CPUs)
+ * then run N more round trips each (fewer if case_ms passes first) with
+ * probes on the scheduler's sched_waking and sched_switch tracepoints,
+ * which split a round trip into its steps:
  *
  *   call      the caller starts the call                  t0
  *   wake      the stopper thread is being woken           sched_waking(thread)
@@ -48,7 +50,13 @@
  *
  * and logs the median of each step ("breakdown case=... call_wake=... ...").
  * A step whose event did not happen (a local caller that never slept is
- * not woken) counts as 0 and its time goes to the next step.
+ * not woken) counts as 0 and its time goes to the next step. In a
+ * multi-CPU stop, "thread" is the stopper thread of the CPU that runs the
+ * function, and in_fn is the rendezvous up to RUN. The caller's CPU takes
+ * part, and its thread preempts the caller, which is then rarely asleep
+ * and woken: fn_done + done_back is the way from RUN to the caller being
+ * switched back in (the last states, the threads' exits, and the switch
+ * out of the caller's CPU's thread).
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
@@ -315,13 +323,20 @@ static void bench_breakdown(int c, int t, unsigned int cpu)
 	u64 (*rt)[T_NR], *scratch, p50[T_NR - 1];
 	unsigned int i, n = breakdown;
 
+	u64 start, limit = case_ms ? (u64)case_ms * NSEC_PER_MSEC : U64_MAX;
+
 	rt = vcalloc(n, sizeof(*rt));
 	scratch = vmalloc_array(n, sizeof(*scratch));
 	if (!rt || !scratch)
 		goto out;
 	for (i = 0; i < 10; i++)
 		all_cases[c].run(cpu);
+	start = ktime_get_ns();
 	for (i = 0; i < n; i++) {
+		if (i && ktime_get_ns() - start > limit) {
+			n = i;
+			break;
+		}
 		rt[i][T_CALL] = ktime_get_ns();
 		WRITE_ONCE(bd_cur, rt[i]);
 		all_cases[c].run(cpu);
@@ -363,12 +378,16 @@ static void bench_breakdowns(void)
 	}
 	bd_caller = current;
 	for (c = 0; c < ARRAY_SIZE(all_cases); c++) {
-		if (all_cases[c].run != run_rstop && all_cases[c].run != run_stop_core)
+		/* Not the IPI and work_on_cpu() (no stopper thread), nor
+		 * stop_machine_two, whose function runs on two CPUs. */
+		if (all_cases[c].run == run_ipi || all_cases[c].run == run_work_on_cpu ||
+		    all_cases[c].run == run_stop_machine_two)
 			continue;
 		if (!wanted(c))
 			continue;
 		bench_breakdown(c, 0, target_cpu);
-		bench_breakdown(c, 1, caller_cpu);
+		if (nr_targets(c) > 1)
+			bench_breakdown(c, 1, caller_cpu);
 	}
 	tracepoint_probe_unregister(tp_switch, probe_switch, NULL);
 	tracepoint_probe_unregister(tp_waking, probe_waking, NULL);
