@@ -41,7 +41,9 @@ const SPIN_MAX_NS: u64 = 500_000;
 /// wait to be short spins instead of sleeping, so that its CPU is not put
 /// to sleep and woken again.
 pub(crate) fn spin_while(done: impl Fn() -> bool, go_on: impl Fn() -> bool) -> bool {
-    let start = now_ns();
+    // The clock is read from the 64th spin on only: a wait that is over
+    // at once (the common case) does not read it at all.
+    let mut start = None;
     let mut spins = 0u32;
     loop {
         if done() {
@@ -51,8 +53,11 @@ pub(crate) fn spin_while(done: impl Fn() -> bool, go_on: impl Fn() -> bool) -> b
             return false;
         }
         spins = spins.wrapping_add(1);
-        if spins % 64 == 0 && now_ns().saturating_sub(start) > SPIN_MAX_NS {
-            return false;
+        if spins % 64 == 0 {
+            let now = now_ns();
+            if now.saturating_sub(*start.get_or_insert(now)) > SPIN_MAX_NS {
+                return false;
+            }
         }
         core::hint::spin_loop();
     }
