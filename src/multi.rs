@@ -109,10 +109,6 @@ pub(crate) const PREPARE_SPIN_MAX_NS: u64 = 160_000_000;
 /// arriving in turn, each while the other napped, for 14 ms.
 pub(crate) const PREPARE_NAP_US: i64 = 50;
 
-/// Up to this many online CPUs, the works of a machine stop live on the
-/// caller's stack (72 bytes each) rather than in an allocation.
-const WORKS_ON_STACK: usize = 8;
-
 /// The states of a multi-CPU stop, in order (`enum multi_stop_state`).
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Debug)]
 #[repr(u32)]
@@ -594,9 +590,12 @@ pub(crate) fn stop_machine_with(
         Some(a) if any => a,
         _ => Active::One(first),
     };
-    let count = online().count();
+    let mut works = KVec::with_capacity(online().count(), GFP_KERNEL)?;
+    for cpu in online() {
+        works.push(work_on(cpu), GFP_KERNEL)?;
+    }
     let ls = Lockstep {
-        machine: Machine::new(u32::try_from(count)?, false),
+        machine: Machine::new(u32::try_from(works.len())?, false),
         name,
         active,
         run,
@@ -604,17 +603,6 @@ pub(crate) fn stop_machine_with(
         irqs_off: Atomic::new(0),
         irqs_off_cpus: Atomic::new(0),
     };
-    if count <= WORKS_ON_STACK {
-        let mut works: [_; WORKS_ON_STACK] = core::array::from_fn(|_| work_on(first));
-        for (work, cpu) in works.iter_mut().zip(online()) {
-            *work = work_on(cpu);
-        }
-        return stop_cpus(&mut works[..count], &ls);
-    }
-    let mut works = KVec::with_capacity(count, GFP_KERNEL)?;
-    for cpu in online() {
-        works.push(work_on(cpu), GFP_KERNEL)?;
-    }
     stop_cpus(&mut works, &ls)
 }
 
