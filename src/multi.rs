@@ -95,8 +95,11 @@ use pin_init::stack_pin_init;
 /// How long a participant spins in PREPARE for its partners before it
 /// withdraws and naps the first time, in ns; each nap doubles it, up to
 /// [`PREPARE_SPIN_MAX_NS`], so that partners that keep missing each other
-/// (vCPUs the host does not run at once) end up all present.
-pub(crate) const PREPARE_SPIN_NS: u64 = 5_000_000;
+/// (vCPUs the host does not run at once) end up all present. 20 ms is
+/// about one pass of a host over 8 vCPUs on 2 cores (the kernel's
+/// `stop_machine()` takes that long there); with 5 ms, the participants
+/// of a machine stop on 8 vCPUs withdrew about 6 times per stop.
+pub(crate) const PREPARE_SPIN_NS: u64 = 20_000_000;
 
 /// The longest a participant spins in PREPARE between naps, in ns.
 pub(crate) const PREPARE_SPIN_MAX_NS: u64 = 160_000_000;
