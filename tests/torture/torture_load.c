@@ -626,14 +626,21 @@ static int swap(int ncpus, int *pids, int npids)
 			} else if ((on_a = on_cpu(pa)) >= 0 && on_a == on_cpu(pb)) {
 				einval++;
 			} else {
+				/* One more look after: each look reads the two
+				 * CPUs one after the other, and a task waking
+				 * onto its new CPU between two reads hides the
+				 * two together (seen once: apart at both looks,
+				 * together at the next). */
+				int now_a = on_cpu(pa), now_b = on_cpu(pb);
+
 				for (i = 0; i < ncpus && gen[i] == hotplug_gen(i); i++)
 					;
-				if (i < ncpus) {
+				if (i < ncpus || (now_a >= 0 && now_a == now_b)) {
 					einval++;
 				} else {
 					wrong++;
 					error("swap '%s': EINVAL, on CPUs %d and %d", text,
-					      on_cpu(pa), on_cpu(pb));
+					      now_a, now_b);
 				}
 			}
 			spread(pb, on_cpu(pa), ncpus);
