@@ -37,6 +37,8 @@ struct rmigration_done;
  * @name: what the work does, for traces; NULL shows @fn's symbol (private)
  * @id: sequence number, shown in traces (private)
  * @queued_ns: ktime_get() when queued, for latency figures (private)
+ * @queuer_pid: pid of the task that queued it, for stall reports (private)
+ * @queuer_comm: its name (private)
  *
  * The caller of rmigration_stop_one_cpu_nowait() owns it and must keep it
  * unchanged from the call until @fn starts running.
@@ -50,16 +52,34 @@ struct rmigration_work {
 	const char		*name;
 	u64			id;
 	u64			queued_ns;
+	int			queuer_pid;
+	char			queuer_comm[16];
 };
 
 struct cpumask;
 
+/*
+ * Waiting. rmigration_stop_one_cpu(), rmigration_stop_two_cpus() and
+ * rmigration_stop_machine() wait uninterruptibly, as the kernel's
+ * stop_one_cpu() and stop_machine() do. Unlike migration/N, an
+ * rmigration/N thread can be kept off its CPU (by a SCHED_FIFO 99 task,
+ * a deadline task, a long work queued before): the wait then lasts as
+ * long, and the module reports it in the kernel log once the work has
+ * waited rmigration.stall_timeout_ms. The _killable forms end the wait on
+ * a fatal signal: a work that has not started is withdrawn (it never
+ * runs) and they return -EINTR; a work that has started is waited for.
+ */
 int rmigration_stop_one_cpu(unsigned int cpu, rmigration_fn_t fn, void *arg);
+int rmigration_stop_one_cpu_killable(unsigned int cpu, rmigration_fn_t fn, void *arg);
 bool rmigration_stop_one_cpu_nowait(unsigned int cpu, rmigration_fn_t fn,
 				    void *arg, struct rmigration_work *work);
 int rmigration_stop_two_cpus(unsigned int cpu1, unsigned int cpu2,
 			     rmigration_fn_t fn, void *arg);
+int rmigration_stop_two_cpus_killable(unsigned int cpu1, unsigned int cpu2,
+				      rmigration_fn_t fn, void *arg);
 int rmigration_stop_machine(rmigration_fn_t fn, void *arg,
 			    const struct cpumask *cpus);
+int rmigration_stop_machine_killable(rmigration_fn_t fn, void *arg,
+				     const struct cpumask *cpus);
 
 #endif /* _RMIGRATION_H */

@@ -26,6 +26,8 @@ use kernel::ffi;
 
 pub(crate) use kernel::bindings::{
     bool_,
+    completion,
+    cpumask,
     list_head,
     task_struct,
     tracepoint,

@@ -18,6 +18,8 @@
 #include <linux/sched.h>
 #include <linux/seq_file.h>
 #include <linux/uaccess.h>
+#include <linux/workqueue.h>
+#include <linux/completion.h>
 #include <uapi/linux/sched/types.h>
 
 #include "ffi.h"
@@ -45,6 +47,78 @@ MODULE_PARM_DESC(trace, "Print one line per step of every work to the kernel log
 bool rmigration_trace_enabled(void)
 {
 	return READ_ONCE(trace);
+}
+
+static unsigned int stall_timeout_ms = 3000;
+module_param(stall_timeout_ms, uint, 0644);
+MODULE_PARM_DESC(stall_timeout_ms,
+		 "Report a work that has waited this long to start, in ms (default: 3000; 0: never)");
+
+unsigned int rmigration_stall_timeout_ms(void)
+{
+	return READ_ONCE(stall_timeout_ms);
+}
+
+/*
+ * The stall watchdog (src/stopper/stall.rs): a delayed work that runs
+ * while works are queued, and re-arms itself for as long as Rust asks.
+ */
+unsigned long rmigration_rs_watchdog(void);
+
+static void rmigration_watchdog_fn(struct work_struct *work);
+static DECLARE_DELAYED_WORK(rmigration_watchdog, rmigration_watchdog_fn);
+
+static void rmigration_watchdog_fn(struct work_struct *work)
+{
+	unsigned long ms = rmigration_rs_watchdog();
+
+	if (ms)
+		queue_delayed_work(system_unbound_wq, &rmigration_watchdog,
+				   msecs_to_jiffies(ms));
+}
+
+void rmigration_watchdog_arm(unsigned long ms)
+{
+	queue_delayed_work(system_unbound_wq, &rmigration_watchdog, msecs_to_jiffies(ms));
+}
+
+/* Waits for a running watchdog and cancels a pending one, re-arming or not. */
+void rmigration_watchdog_stop(void)
+{
+	cancel_delayed_work_sync(&rmigration_watchdog);
+}
+
+/* What a stall report says of the task on a CPU, read there by an IPI. */
+static void rmigration_read_curr(void *arg)
+{
+	struct rmigration_task_info *info = arg;
+	struct task_struct *p = current;
+
+	info->pid = task_pid_nr(p);
+	strscpy(info->comm, p->comm, sizeof(info->comm));
+	info->policy = p->policy;
+	info->prio = p->policy == SCHED_FIFO || p->policy == SCHED_RR ||
+		     p->policy == SCHED_DEADLINE ? p->rt_priority : task_nice(p);
+}
+
+int rmigration_cpu_curr(unsigned int cpu, struct rmigration_task_info *info)
+{
+	return smp_call_function_single(cpu, rmigration_read_curr, info, 1);
+}
+
+int rmigration_wait_killable(struct completion *done)
+{
+	return wait_for_completion_killable(done);
+}
+
+int rmigration_current_pid(void)
+{
+	return task_pid_nr(current);
+}
+
+void rmigration_current_comm(char *buf, size_t len)
+{
+	strscpy(buf, current->comm, len);
 }
 
 /*
@@ -176,6 +250,30 @@ int rmigration_stop_one_cpu(unsigned int cpu, rmigration_fn_t fn, void *arg)
 }
 EXPORT_SYMBOL_GPL(rmigration_stop_one_cpu);
 
+int rmigration_rs_stop_one_cpu_killable(unsigned int cpu, rmigration_fn_t fn, void *arg,
+					unsigned long caller);
+
+/**
+ * rmigration_stop_one_cpu_killable - rmigration_stop_one_cpu(), killable
+ * @cpu: the CPU to run @fn on
+ * @fn: the function to run
+ * @arg: its argument
+ *
+ * As rmigration_stop_one_cpu(), but a fatal signal ends the wait for a
+ * work that has not started: it is taken off the list and never runs. A
+ * work that has started is waited for.
+ *
+ * CONTEXT: Process context, may sleep. Not from an rmigration work.
+ *
+ * RETURNS: -EINTR if a fatal signal came before @fn started (it will not
+ * run), otherwise as rmigration_stop_one_cpu().
+ */
+int rmigration_stop_one_cpu_killable(unsigned int cpu, rmigration_fn_t fn, void *arg)
+{
+	return rmigration_rs_stop_one_cpu_killable(cpu, fn, arg, _RET_IP_);
+}
+EXPORT_SYMBOL_GPL(rmigration_stop_one_cpu_killable);
+
 /**
  * rmigration_stop_one_cpu_nowait - queue a function on a CPU's rmigration thread
  * @cpu: the CPU to run @fn on
@@ -200,9 +298,9 @@ bool rmigration_stop_one_cpu_nowait(unsigned int cpu, rmigration_fn_t fn,
 EXPORT_SYMBOL_GPL(rmigration_stop_one_cpu_nowait);
 
 int rmigration_rs_stop_two_cpus(unsigned int cpu1, unsigned int cpu2,
-				rmigration_fn_t fn, void *arg);
+				rmigration_fn_t fn, void *arg, bool killable);
 int rmigration_rs_stop_machine(rmigration_fn_t fn, void *arg,
-			       const struct cpumask *cpus);
+			       const struct cpumask *cpus, bool killable);
 
 /**
  * rmigration_stop_two_cpus - run a function while two CPUs are stopped
@@ -226,9 +324,30 @@ int rmigration_rs_stop_machine(rmigration_fn_t fn, void *arg,
 int rmigration_stop_two_cpus(unsigned int cpu1, unsigned int cpu2,
 			     rmigration_fn_t fn, void *arg)
 {
-	return rmigration_rs_stop_two_cpus(cpu1, cpu2, fn, arg);
+	return rmigration_rs_stop_two_cpus(cpu1, cpu2, fn, arg, false);
 }
 EXPORT_SYMBOL_GPL(rmigration_stop_two_cpus);
+
+/**
+ * rmigration_stop_two_cpus_killable - rmigration_stop_two_cpus(), killable
+ * @cpu1: the CPU to run @fn on
+ * @cpu2: the other CPU to stop
+ * @fn: the function to run
+ * @arg: its argument
+ *
+ * As rmigration_stop_two_cpus(), but a fatal signal before both CPUs are
+ * in the lock-step gives the stop up: the participant that started
+ * leaves, the work that did not is withdrawn, @fn does not run.
+ *
+ * RETURNS: -EINTR if the stop was given up, otherwise as
+ * rmigration_stop_two_cpus().
+ */
+int rmigration_stop_two_cpus_killable(unsigned int cpu1, unsigned int cpu2,
+				      rmigration_fn_t fn, void *arg)
+{
+	return rmigration_rs_stop_two_cpus(cpu1, cpu2, fn, arg, true);
+}
+EXPORT_SYMBOL_GPL(rmigration_stop_two_cpus_killable);
 
 /**
  * rmigration_stop_machine - run a function while every online CPU is stopped
@@ -251,9 +370,28 @@ EXPORT_SYMBOL_GPL(rmigration_stop_two_cpus);
 int rmigration_stop_machine(rmigration_fn_t fn, void *arg,
 			    const struct cpumask *cpus)
 {
-	return rmigration_rs_stop_machine(fn, arg, cpus);
+	return rmigration_rs_stop_machine(fn, arg, cpus, false);
 }
 EXPORT_SYMBOL_GPL(rmigration_stop_machine);
+
+/**
+ * rmigration_stop_machine_killable - rmigration_stop_machine(), killable
+ * @fn: the function to run
+ * @arg: its argument
+ * @cpus: the CPUs to run @fn on; NULL or empty: the first online CPU
+ *
+ * As rmigration_stop_machine(), but a fatal signal before every CPU is in
+ * the lock-step gives the stop up, as rmigration_stop_two_cpus_killable().
+ *
+ * RETURNS: -EINTR if the stop was given up, otherwise as
+ * rmigration_stop_machine().
+ */
+int rmigration_stop_machine_killable(rmigration_fn_t fn, void *arg,
+				     const struct cpumask *cpus)
+{
+	return rmigration_rs_stop_machine(fn, arg, cpus, true);
+}
+EXPORT_SYMBOL_GPL(rmigration_stop_machine_killable);
 
 /*
  * The debugfs hooks. They are C file_operations so that .owner pins the
@@ -371,6 +509,16 @@ bool rmigration_task_affinity_settable(struct task_struct *p)
 int rmigration_set_cpus_allowed(struct task_struct *p, unsigned int cpu)
 {
 	return set_cpus_allowed_ptr(p, cpumask_of(cpu));
+}
+
+int rmigration_set_cpus_allowed_mask(struct task_struct *p, const struct cpumask *mask)
+{
+	return set_cpus_allowed_ptr(p, mask);
+}
+
+void rmigration_task_cpus_allowed(struct task_struct *p, struct cpumask *mask)
+{
+	cpumask_copy(mask, p->cpus_ptr);
 }
 
 bool rmigration_cpu_active(unsigned int cpu)

@@ -27,6 +27,28 @@ struct task_struct *rmigration_thread_on(unsigned int cpu);
 /* The "trace" module parameter. */
 bool rmigration_trace_enabled(void);
 
+/* Stall reports (src/stopper/stall.rs). */
+unsigned int rmigration_stall_timeout_ms(void);
+void rmigration_watchdog_arm(unsigned long ms);
+void rmigration_watchdog_stop(void);
+
+struct rmigration_task_info {
+	int	pid;
+	char	comm[16];
+	int	policy;
+	int	prio;
+};
+
+/* The task running on @cpu, read there by an IPI; 0 or an errno. */
+int rmigration_cpu_curr(unsigned int cpu, struct rmigration_task_info *info);
+
+struct completion;
+/* wait_for_completion_killable(): 0, or -ERESTARTSYS on a fatal signal. */
+int rmigration_wait_killable(struct completion *done);
+
+int rmigration_current_pid(void);
+void rmigration_current_comm(char *buf, size_t len);
+
 /* Whether @p is on a CPU, or woken (TASK_WAKING or TASK_RUNNING). */
 bool rmigration_task_runnable(struct task_struct *p);
 
@@ -63,6 +85,8 @@ unsigned int rmigration_task_cpu(struct task_struct *p);
 int rmigration_task_where(struct task_struct *p);
 bool rmigration_task_affinity_settable(struct task_struct *p);
 int rmigration_set_cpus_allowed(struct task_struct *p, unsigned int cpu);
+int rmigration_set_cpus_allowed_mask(struct task_struct *p, const struct cpumask *mask);
+void rmigration_task_cpus_allowed(struct task_struct *p, struct cpumask *mask);
 bool rmigration_cpu_active(unsigned int cpu);
 void rmigration_task_comm(struct task_struct *p, char *buf, size_t len);
 

@@ -15,7 +15,9 @@
 //! A write returns its byte count on success and a negative errno otherwise:
 //! `EINVAL` for malformed input or a CPU out of range, `ENOENT` for an
 //! offline CPU (`stop_one_cpu`, `nowait`), `EAGAIN` when `nowait` has too
-//! many works pending; see [`migrate::migrate`] for `migrate`, and
+//! many works pending. A writer waiting for a work that has not started
+//! (its CPU kept by another task) can be killed: the work is withdrawn and
+//! never runs; see [`migrate::migrate`] for `migrate`, and
 //! [`multi`] for the multi-CPU stops. The files
 //! are C `file_operations` (`src/ffi.c`) whose owner is this module: an
 //! open file keeps the module loaded, and removal waits for the calls in
@@ -364,7 +366,7 @@ fn nowait_one(cpu: CpuId, delay_us: u32) -> Result {
 fn show_stats(m: &SeqFile) {
     seq_print!(
         m,
-        "cpu state    queued       run    enoent    avg_ns    max_ns running\n"
+        "cpu state    queued       run    enoent    avg_ns    max_ns withdrawn    stalls running\n"
     );
     for cpu in (0..nr_cpu_ids()).filter_map(CpuId::from_u32) {
         let Some(s) = stopper::stopper(cpu) else {
@@ -375,14 +377,16 @@ fn show_stats(m: &SeqFile) {
         let avg = st.latency_sum.checked_div(st.run).unwrap_or(0);
         seq_print!(
             m,
-            "{:<3} {:<8} {:>6} {:>9} {:>9} {:>9} {:>9} ",
+            "{:<3} {:<8} {:>6} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9} ",
             cpu.as_u32(),
             if snap.enabled { "enabled" } else { "disabled" },
             st.queued,
             st.run,
             st.enoent,
             avg,
-            st.latency_max
+            st.latency_max,
+            st.withdrawn,
+            st.stalls
         );
         match snap.running {
             Some(r) => {

@@ -25,9 +25,12 @@ use crate::{
 use kernel::{
     cpu::CpuId,
     prelude::*,
-    sync::atomic::{
-        Atomic,
-        Relaxed, //
+    sync::{
+        aref::ARef,
+        atomic::{
+            Atomic,
+            Relaxed, //
+        },
     },
     task::Task,
 };
@@ -189,30 +192,37 @@ pub(crate) struct SwapOutcome {
     pub(crate) before: [u32; 2],
     /// The CPU each is on afterwards (a sleeping task moves when it wakes).
     pub(crate) after: [u32; 2],
-    /// The result: 0, or the first error of `set_cpus_allowed_ptr()`.
+    /// The result: 0, or the error of the second task's
+    /// `set_cpus_allowed_ptr()` (the first task's undone).
     pub(crate) ret: c_int,
     /// From the request to the end of the stop, in ns.
     pub(crate) ns: u64,
 }
 
-/// Exchanges the CPUs of the tasks of `pid1` and `pid2` through a two-CPU
-/// stop of their CPUs, as `migrate_swap()` does.
+/// Exchanges the CPUs of the tasks of `pid1` and `pid2`, as
+/// `migrate_swap()` does: a two-CPU stop of their CPUs checks, with both
+/// CPUs' interrupts off, that each task is still on the CPU it was looked
+/// up on (else the stop is retried); then each task gets the other's CPU
+/// as its affinity.
 ///
-/// Inside the lock-step, with both CPUs' interrupts off, each task is
-/// checked to be still on the CPU it was looked up on (else the stop is
-/// retried); then, with interrupts on again but both CPUs still held by
-/// their `rmigration` threads (so neither task can run), each task gets the
-/// other's CPU as its affinity. The kernel moves the two tasks between
-/// the runqueues without touching their masks (`__migrate_swap_task()`),
-/// which a module cannot do; `set_cpus_allowed_ptr()` may sleep, hence the
-/// second step.
+/// The kernel moves the two tasks between the runqueues inside the stop
+/// (`__migrate_swap_task()`), which a module cannot do. Setting a mask
+/// with `set_cpus_allowed_ptr()` may wait for the task to leave a
+/// `migrate_disable()` section, on its CPU: so the masks are set after the
+/// stop, by the caller, with no participant holding either CPU. Nobody
+/// spins while they are set. If the second task's mask cannot be set,
+/// the first task gets its old mask back: nothing is left half done.
 ///
-/// CONTEXT: process context, may sleep.
+/// CONTEXT: process context, may sleep; killable while the stop has not
+/// begun.
 ///
-/// RETURNS: the outcome, or `EINVAL` for the same task twice, two tasks
-/// on one CPU, or a task whose affinity cannot be set; `ESRCH` if a pid has
-/// no task; `EAGAIN` if the tasks kept moving, `ENOENT` if their CPUs kept
-/// going offline.
+/// RETURNS: the outcome (`ret`: 0, or the error of the second task's
+/// `set_cpus_allowed_ptr()`, the first one's undone), or `EINVAL` for the
+/// same task twice, two tasks on one CPU, or a task whose affinity cannot
+/// be set; `ESRCH` if a pid has no task; `EAGAIN` if the tasks kept
+/// moving, `ENOENT` if their CPUs kept going offline, `EINTR` if killed
+/// before the stop began, or the error of the first task's
+/// `set_cpus_allowed_ptr()`.
 pub(crate) fn swap(pid1: u32, pid2: u32) -> Result<SwapOutcome> {
     let pids = [
         i32::try_from(pid1).map_err(|_| EINVAL)?,
@@ -243,25 +253,14 @@ pub(crate) fn swap(pid1: u32, pid2: u32) -> Result<SwapOutcome> {
                 EAGAIN.to_errno()
             }
         };
-        // On cpus[0], interrupts on, cpus[1] still held.
-        let exchange = || {
-            sched::set_cpus_allowed(&tasks[0], cpus[1])
-                .and_then(|()| sched::set_cpus_allowed(&tasks[1], cpus[0]))
-                .map_or_else(|e| e.to_errno(), |()| 0)
-        };
-        let ret = crate::multi::stop_two_cpus_with(
-            cpus[0],
-            cpus[1],
-            c"swap",
-            &still_there,
-            Some(&exchange),
-        );
+        let ret = crate::multi::stop_two_cpus_with(cpus[0], cpus[1], c"swap", &still_there, true);
         last = match ret {
             Ok(r) if r == EAGAIN.to_errno() => EAGAIN,
             // A CPU went offline, so its task has left it: look again.
             Err(e) if e == ENOENT => ENOENT,
             Err(e) => return Err(e),
-            Ok(ret) => {
+            Ok(_) => {
+                let (ret, rolled_back) = exchange(&tasks, cpus)?;
                 let o = SwapOutcome {
                     pids,
                     before: cpus.map(|c| c.as_u32()),
@@ -272,10 +271,34 @@ pub(crate) fn swap(pid1: u32, pid2: u32) -> Result<SwapOutcome> {
                     ret,
                     ns: sched::now_ns().saturating_sub(start),
                 };
-                trace::swap_done(o.pids, o.before, o.after, o.ret, o.ns);
+                trace::swap_done(o.pids, o.before, o.after, o.ret, rolled_back, o.ns);
                 return Ok(o);
             }
         };
     }
     Err(last)
+}
+
+/// Gives each of `tasks` the other's CPU of `cpus`; returns 0 or the
+/// error of the second task, and whether the first got its old mask back
+/// then. Fails if the first task's mask cannot be set (nothing changed).
+fn exchange(tasks: &[ARef<Task>; 2], cpus: [CpuId; 2]) -> Result<(c_int, bool)> {
+    let old = sched::cpus_allowed(&tasks[0])?;
+    sched::set_cpus_allowed(&tasks[0], cpus[1])?;
+    match sched::set_cpus_allowed(&tasks[1], cpus[0]) {
+        Ok(()) => Ok((0, false)),
+        Err(e) => {
+            // Undo the first: it had a mask it could have, so this only
+            // fails if its CPUs went offline meanwhile, which is reported.
+            if let Err(e2) = sched::set_cpus_allowed_mask(&tasks[0], &old) {
+                pr_warn!(
+                    "swap: pid {} keeps CPU {}: its old CPUs are refused ({:?})\n",
+                    tasks[0].pid(),
+                    cpus[1].as_u32(),
+                    e2
+                );
+            }
+            Ok((e.to_errno(), true))
+        }
+    }
 }

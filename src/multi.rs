@@ -15,9 +15,8 @@
 //! ```
 //!
 //! Each state is acknowledged by every participant, and the last one to
-//! acknowledge moves the machine on, as in the kernel. HOLD is ours, and
-//! only a stop with a `hold()` goes through it. What differs, and why it
-//! cannot deadlock:
+//! acknowledge moves the machine on, as in the kernel. What differs, and
+//! why it cannot deadlock:
 //!
 //! - **Order.** Multi-CPU works are queued under one lock
 //!   ([`stopper::queue_lockstep`]), all of one stop at a time, so two stops
@@ -31,27 +30,38 @@
 //!   parked half-way, and the set of online CPUs of a machine stop stays
 //!   what it was. A work never takes that lock itself, and hotplug only
 //!   starts once the caller let go.
-//! - **Our threads are not the stop class.** Something that preempts a
-//!   participant before its interrupts are off (the kernel's own stopper,
-//!   a deadline task) may itself wait for a CPU that already spins in the
-//!   rendezvous with interrupts off: the kernel's `stop_machine()` on CPU A
-//!   waits for B, while B waits for our A. So a participant never waits
-//!   with interrupts off for a partner that might not come: in PREPARE it
-//!   spins with preemption off but interrupts on (it answers IPIs), and it
-//!   *withdraws* its arrival when `need_resched()` says another task wants
-//!   its CPU, or after spinning [`PREPARE_SPIN_NS`] (twice as long after
-//!   each nap), then lets that task run (or sleeps [`PREPARE_NAP_US`]) and
-//!   arrives again. The machine
-//!   leaves PREPARE only with every participant present at once, each with
-//!   preemption off; from then on none of them can be preempted, so all of
-//!   them reach the states after it without waiting for anyone else. A
-//!   participant whose partner is stuck behind a work that sleeps on this
-//!   CPU's tasks therefore does not keep them off their CPU either.
-//! - **Sleeping.** `run()` runs with interrupts off and must not sleep;
-//!   `hold()` runs with interrupts and preemption on while the other
-//!   participants still hold their CPUs (spinning preemptibly: only the
-//!   stop class and deadline tasks can take the CPU from a `SCHED_FIFO` 99
-//!   thread), for what may sleep, such as `set_cpus_allowed_ptr()`.
+//! - **Our threads are not the stop class.** A `SCHED_FIFO` 99 task, a
+//!   deadline task or a long work queued earlier can keep a participant's
+//!   work from starting for as long as it likes. So a participant whose
+//!   work has started does not spin for its partners: it *sleeps* (state
+//!   S, its CPU free for other tasks) until every participant's work has
+//!   started, the last one waking the others ([`Lockstep::gather`]). Only
+//!   then do they arrive in PREPARE and spin, with preemption off but
+//!   interrupts on (they answer IPIs): every participant was running or
+//!   just woken at `SCHED_FIFO` 99 a moment ago, so the spin lasts about a
+//!   wake-up latency, not as long as a partner is kept away.
+//! - **Still not the stop class.** Something that preempts a participant
+//!   before its interrupts are off (the kernel's own stopper, a deadline
+//!   task, or a `SCHED_FIFO` 99 task that comes between the gathering and
+//!   the arrival) may itself wait for a CPU that spins in the rendezvous:
+//!   the kernel's `stop_machine()` on CPU A waits for B, while B waits for
+//!   our A. So a participant never waits with interrupts off for a
+//!   partner that might not come: it *withdraws* its arrival when
+//!   `need_resched()` says a task of a higher class wants its CPU, when a
+//!   partner has withdrawn, or after spinning its budget (which starts at
+//!   [`SPIN_MIN_NS`] and doubles after each failed round up to
+//!   [`SPIN_MAX_NS`]), and sleeps again until every participant is ready
+//!   for the next round. A normal task waking on a participant's CPU does
+//!   not set `need_resched()` against a `SCHED_FIFO` thread: it waits for
+//!   the spin, which is bounded as above. The machine leaves PREPARE only
+//!   with every participant present at once, each with preemption off;
+//!   from then on none of them can be preempted, so all of them reach the
+//!   states after it without waiting for anyone else.
+//! - **Sleeping.** `run()` runs with interrupts off and must not sleep.
+//! - **Giving up.** A killable caller that gets a fatal signal while the
+//!   machine is in PREPARE aborts it: the participants that started leave
+//!   (the sleeping ones are woken), the works that did not are withdrawn
+//!   from their lists. After PREPARE the stop is bounded and waited for.
 //!
 //! Unload cannot overlap a stop: hooks are removed (waiting for their
 //! writers) and C API users hold a reference on the module.
@@ -78,39 +88,30 @@ use kernel::{
         CpuId, //
     },
     cpumask::Cpumask,
+    new_condvar, new_spinlock,
     prelude::*,
-    sync::atomic::{
-        Acquire,
-        Atomic,
-        Full,
-        Relaxed, //
-    },
-    time::{
-        delay::fsleep,
-        Delta, //
+    sync::{
+        atomic::{
+            Acquire,
+            Atomic,
+            Full,
+            Relaxed, //
+        },
+        CondVar,
+        SpinLock, //
     },
 };
 use pin_init::stack_pin_init;
 
-/// How long a participant spins in PREPARE for its partners before it
-/// withdraws and naps the first time, in ns; each nap doubles it, up to
-/// [`PREPARE_SPIN_MAX_NS`], so that partners that keep missing each other
-/// (vCPUs the host does not run at once) end up all present. 20 ms is
-/// about one pass of a host over 8 vCPUs on 2 cores (the kernel's
-/// `stop_machine()` takes that long there); with 5 ms, the participants
-/// of a machine stop on 8 vCPUs withdrew about 6 times per stop.
-pub(crate) const PREPARE_SPIN_NS: u64 = 20_000_000;
+/// How long a participant spins in PREPARE for its partners in the first
+/// round, in ns. Every partner was running or woken when the round began,
+/// so on real hardware they come within microseconds.
+pub(crate) const SPIN_MIN_NS: u64 = 200_000;
 
-/// The longest a participant spins in PREPARE between naps, in ns.
-pub(crate) const PREPARE_SPIN_MAX_NS: u64 = 160_000_000;
-
-/// How long a participant that withdrew for want of partners sleeps, in
-/// µs. The nap (with the timer's slack and latency: about a millisecond
-/// under QEMU TCG) must be much shorter than [`PREPARE_SPIN_NS`], so that
-/// a participant that arrives while another naps is still spinning when
-/// that one comes back: with a 1 ms spin, two participants were once seen
-/// arriving in turn, each while the other napped, for 14 ms.
-pub(crate) const PREPARE_NAP_US: i64 = 50;
+/// The longest a participant spins in PREPARE in one round, in ns: the
+/// budget doubles after each failed round, so that partners on vCPUs that
+/// the host does not run at once (an oversubscribed VM) still meet.
+pub(crate) const SPIN_MAX_NS: u64 = 100_000_000;
 
 /// The states of a multi-CPU stop, in order (`enum multi_stop_state`).
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Debug)]
@@ -122,9 +123,6 @@ pub(crate) enum State {
     DisableIrq = 2,
     /// `run()` runs on the active CPUs, interrupts off on all.
     Run = 3,
-    /// Interrupts on; `hold()` runs on one CPU while the others wait.
-    /// Only a stop with a `hold()` has it.
-    Hold = 4,
     /// Every participant leaves.
     Exit = 5,
     /// The caller could not queue every work: the participants leave.
@@ -137,19 +135,17 @@ impl State {
             1 => State::Prepare,
             2 => State::DisableIrq,
             3 => State::Run,
-            4 => State::Hold,
             5 => State::Exit,
             _ => State::Abort,
         }
     }
 
-    /// The state after this one, in a stop with a HOLD state or without.
-    fn next(self, hold: bool) -> Self {
+    /// The state after this one.
+    fn next(self) -> Self {
         match self {
             State::Prepare => State::DisableIrq,
             State::DisableIrq => State::Run,
-            State::Run if hold => State::Hold,
-            State::Run | State::Hold | State::Exit => State::Exit,
+            State::Run | State::Exit => State::Exit,
             State::Abort => State::Abort,
         }
     }
@@ -160,7 +156,6 @@ impl State {
             State::Prepare => "PREPARE",
             State::DisableIrq => "DISABLE_IRQ",
             State::Run => "RUN",
-            State::Hold => "HOLD",
             State::Exit => "EXIT",
             State::Abort => "ABORT",
         }
@@ -174,18 +169,14 @@ impl State {
 pub(crate) struct Machine {
     word: Atomic<u64>,
     participants: u32,
-    /// Whether RUN is followed by HOLD (else by EXIT).
-    hold: bool,
 }
 
 impl Machine {
-    /// A machine in PREPARE for `participants` (at least one), with a HOLD
-    /// state if `hold`.
-    pub(crate) fn new(participants: u32, hold: bool) -> Self {
+    /// A machine in PREPARE for `participants` (at least one).
+    pub(crate) fn new(participants: u32) -> Self {
         Self {
             word: Atomic::new(Self::pack(State::Prepare, 0)),
             participants,
-            hold,
         }
     }
 
@@ -245,14 +236,14 @@ impl Machine {
         let n = self.participants;
         self.update(|now, count| match now {
             s if s != state => None,
-            s if count + 1 == n => Some((s.next(self.hold), 0)),
+            s if count + 1 == n => Some((s.next(), 0)),
             s => Some((s, count + 1)),
         });
     }
 
-    /// The caller gives up before every participant is queued: those
-    /// queued leave. Only possible in PREPARE, which cannot end while a
-    /// participant is missing.
+    /// The caller gives up (it could not queue every work, or it was
+    /// killed): the participants leave. Only possible in PREPARE, which
+    /// cannot end while a participant is missing.
     pub(crate) fn abort(&self) -> bool {
         self.update(|state, _| (state == State::Prepare).then_some((State::Abort, 0)))
     }
@@ -281,22 +272,67 @@ impl Active<'_> {
 
 /// What runs in the lock-step, with interrupts off on every participant.
 pub(crate) type RunFn<'a> = &'a (dyn Fn(&Lockstep<'_>) -> c_int + Sync);
-/// What runs after, on one CPU, with the others still held.
-pub(crate) type HoldFn<'a> = &'a (dyn Fn() -> c_int + Sync);
+
+/// The gathering of the participants before each round of PREPARE.
+struct Gather {
+    /// Participants ready for the next round: their work started, and
+    /// they sleep (or are about to) until the round begins.
+    ready: u32,
+    /// The rounds begun; a round begins when every participant is ready.
+    round: u32,
+    /// The caller gave up: everyone leaves.
+    aborted: bool,
+}
 
 /// One multi-CPU stop, shared by its participants (`struct
 /// multi_stop_data`). It lives on the caller's stack, which waits until
 /// every participant is done with it.
+#[pin_data]
 pub(crate) struct Lockstep<'a> {
     machine: Machine,
     name: &'static CStr,
     active: Active<'a>,
     run: RunFn<'a>,
-    hold: Option<(CpuId, HoldFn<'a>)>,
+    #[pin]
+    gather: SpinLock<Gather>,
+    /// Where participants sleep until a round begins.
+    #[pin]
+    begun: CondVar,
+    /// The last round a participant withdrew from: it cannot end, and
+    /// those spinning in it withdraw too.
+    broken: Atomic<u32>,
     /// Participants that found their interrupts off in DISABLE_IRQ.
     irqs_off: Atomic<u32>,
     /// The same, as a bitmap of CPUs 0 to 63.
     irqs_off_cpus: Atomic<u64>,
+}
+
+impl<'a> Lockstep<'a> {
+    fn new(
+        participants: u32,
+        name: &'static CStr,
+        active: Active<'a>,
+        run: RunFn<'a>,
+    ) -> impl PinInit<Self> {
+        pin_init!(Self {
+            machine: Machine::new(participants),
+            name,
+            active,
+            run,
+            gather <- new_spinlock!(
+                Gather {
+                    ready: 0,
+                    round: 0,
+                    aborted: false,
+                },
+                "rmigration_lockstep_gather"
+            ),
+            begun <- new_condvar!("rmigration_lockstep_begun"),
+            broken: Atomic::new(0),
+            irqs_off: Atomic::new(0),
+            irqs_off_cpus: Atomic::new(0),
+        })
+    }
 }
 
 impl Lockstep<'_> {
@@ -325,22 +361,67 @@ impl Lockstep<'_> {
         trace::multi_state(self.name, cpu, state as c_int, state.name(), withdrawn);
     }
 
-    /// PREPARE, for the participant on `cpu`: arrives, and returns with
-    /// preemption off once every participant is present (`true`), or with
-    /// preemption on if the stop was aborted (`false`).
+    /// Sleeps until every participant is ready for the round after `done`
+    /// (the last one to be ready begins it and wakes the others); returns
+    /// the round begun, or `None` if the caller gave up.
     ///
-    /// Withdraws and comes back when another task wants this CPU or the
-    /// partners are long in coming (see the module documentation).
+    /// Sleeps interruptibly: our threads take no signals, and a long wait
+    /// (a partner kept off its CPU) is not a hung task; the stall report
+    /// names the CPU that keeps it.
+    fn gather(&self, done: u32) -> Option<u32> {
+        let n = self.machine.participants;
+        let target = done + 1;
+        let mut g = self.gather.lock();
+        if g.aborted {
+            return None;
+        }
+        g.ready += 1;
+        if g.ready == n {
+            g.ready = 0;
+            g.round = target;
+            self.begun.notify_all();
+        }
+        while g.round < target && !g.aborted {
+            // A kthread takes no signal: the result says nothing.
+            let _ = self.begun.wait_interruptible(&mut g);
+        }
+        (!g.aborted).then_some(target)
+    }
+
+    /// The caller gives up, if the machine is still in PREPARE: those
+    /// present or spinning see ABORT, those asleep are woken. Returns
+    /// whether it did.
+    fn give_up(&self) -> bool {
+        if !self.machine.abort() {
+            return false;
+        }
+        let mut g = self.gather.lock();
+        g.aborted = true;
+        self.begun.notify_all();
+        drop(g);
+        true
+    }
+
+    /// PREPARE, for the participant on `cpu`: gathers, arrives, and
+    /// returns with preemption off once every participant is present
+    /// (`true`), or with preemption on if the stop was given up (`false`).
+    ///
+    /// See the module documentation: sleeps until every participant is
+    /// ready, spins for a bounded time, withdraws and sleeps again if the
+    /// round fails.
     fn prepare(&self, cpu: CpuId) -> bool {
-        let mut withdrawn = 0;
-        let mut budget = PREPARE_SPIN_NS;
+        let mut round = 0;
+        let mut budget = SPIN_MIN_NS;
         loop {
-            sched::preempt_disable();
+            match self.gather(round) {
+                Some(r) => round = r,
+                None => return false,
+            }
+            let preempt = sched::PreemptGuard::new();
             if !self.machine.arrive() {
-                sched::preempt_enable();
                 return false;
             }
-            self.trace(cpu, State::Prepare, withdrawn);
+            self.trace(cpu, State::Prepare, round - 1);
             // The clock is read from the 64th spin on only: most arrivals
             // find their partners sooner.
             let mut start = None;
@@ -348,37 +429,36 @@ impl Lockstep<'_> {
             let wanted = loop {
                 match self.machine.state() {
                     State::Prepare => {}
-                    State::Abort => {
-                        sched::preempt_enable();
-                        return false;
+                    State::Abort => return false,
+                    _ => {
+                        // Preemption stays off through the lock-step.
+                        preempt.keep();
+                        return true;
                     }
-                    _ => return true,
                 }
                 spins = spins.wrapping_add(1);
                 let wanted = sched::need_resched();
+                let broken = self.broken.load(Relaxed) >= round;
                 let late = spins % 64 == 0 && {
                     let now = sched::now_ns();
                     now.saturating_sub(*start.get_or_insert(now)) > budget
                 };
-                if (wanted || late) && self.machine.withdraw() {
+                if (wanted || broken || late) && self.machine.withdraw() {
                     break wanted;
                 }
                 sched::cpu_relax();
             };
-            // Withdrawn: let the task that wants this CPU run, or nap.
-            withdrawn += 1;
-            sched::preempt_enable();
-            trace::multi_withdrew(self.name, cpu, wanted);
-            if !wanted {
-                fsleep(Delta::from_micros(PREPARE_NAP_US));
-                budget = (budget * 2).min(PREPARE_SPIN_MAX_NS);
-            }
+            // This round cannot end now: whoever spins in it withdraws.
+            self.broken.store(round, Relaxed);
+            drop(preempt);
+            trace::multi_withdrew(self.name, cpu, wanted, round);
+            budget = (budget * 2).min(SPIN_MAX_NS);
         }
     }
 
     /// The states after PREPARE, for the participant on `cpu`, entered
-    /// with preemption off (`multi_cpu_stop()`); returns `run()`'s or
-    /// `hold()`'s result on the CPUs that ran them, else 0.
+    /// with preemption off (`multi_cpu_stop()`); returns `run()`'s result
+    /// on the CPUs that ran it, else 0.
     fn lockstep(&self, cpu: CpuId) -> c_int {
         let mut now = State::Prepare;
         let mut flags = None;
@@ -410,18 +490,12 @@ impl Lockstep<'_> {
                         err = ret;
                     }
                 }
-                State::Hold | State::Exit => {
-                    // Interrupts and preemption on again, for `hold()` or
-                    // to leave; preemption has been off since PREPARE.
+                State::Exit => {
+                    // Interrupts and preemption on again, to leave;
+                    // preemption has been off since PREPARE.
                     if let Some(flags) = flags.take() {
                         sched::irq_restore(flags);
                         sched::preempt_enable();
-                    }
-                    match self.hold {
-                        Some((on, hold)) if now == State::Hold && on == cpu && err == 0 => {
-                            err = hold();
-                        }
-                        _ => {}
                     }
                 }
                 _ => {}
@@ -460,14 +534,21 @@ fn work_on(cpu: CpuId) -> (CpuId, rmigration_work) {
         name: ptr::null(),
         id: 0,
         queued_ns: 0,
+        queuer_pid: 0,
+        queuer_comm: [0; 16],
     };
     (cpu, work)
 }
 
 /// Runs `ls` on the CPUs of `works` (one per CPU, ascending, from
 /// [`work_on`]): queues them in one step and waits for all of them; the
-/// caller holds `cpus_read_lock()`.
-fn stop_cpus(works: &mut [(CpuId, rmigration_work)], ls: &Lockstep<'_>) -> Result<c_int> {
+/// caller holds `cpus_read_lock()`. If `killable`, a fatal signal while
+/// the machine is in PREPARE gives the stop up (`EINTR`).
+fn stop_cpus(
+    works: &mut [(CpuId, rmigration_work)],
+    ls: &Lockstep<'_>,
+    killable: bool,
+) -> Result<c_int> {
     let n = works.len();
     stack_pin_init!(let done = Done::new(i32::try_from(n)?));
     for (_, work) in works.iter_mut() {
@@ -477,16 +558,16 @@ fn stop_cpus(works: &mut [(CpuId, rmigration_work)], ls: &Lockstep<'_>) -> Resul
             .cast::<rmigration_done>();
         work.name = ls.name.as_char_ptr();
     }
-    let start = trace::enabled().then(sched::now_ns);
+    let start = sched::now_ns();
     // SAFETY: The works, `ls` and `done` live until every queued work is
-    // done, which `wait_all` below waits for; `participate(ls)` may run on
-    // any stopper thread.
+    // done or withdrawn, which the waits below ensure; `participate(ls)`
+    // may run on any stopper thread.
     let queued = unsafe { stopper::queue_lockstep(works) }?;
     trace::multi_queued(ls.name, works.iter().take(queued).map(|&(cpu, _)| cpu));
     if queued < n {
         // Not reached while the caller holds `cpus_read_lock()`; should a
         // stopper be disabled all the same, the participants queued leave.
-        ls.machine.abort();
+        ls.give_up();
         for _ in queued..n {
             done.skip();
         }
@@ -497,9 +578,31 @@ fn stop_cpus(works: &mut [(CpuId, rmigration_work)], ls: &Lockstep<'_>) -> Resul
     // microseconds, so the caller spins for them rather than sleep and
     // have its CPU woken again, as a one-CPU caller does (`Done::wait`).
     sched::spin_while(|| done.finished(), || ls.machine.state() == State::Exit);
-    let ret = done.wait_all();
-    if let Some(start) = start {
-        trace::multi_done(ls.name, ret, sched::now_ns().saturating_sub(start));
+    let mut given_up = false;
+    let ret = match killable.then(|| done.wait_all_killable()).flatten() {
+        Some(ret) => ret,
+        None if killable && ls.give_up() => {
+            // Killed in PREPARE: the works that have not started never
+            // will; those that have see ABORT (or are woken to) and leave.
+            given_up = true;
+            for (cpu, work) in works.iter_mut().take(queued) {
+                if stopper::stopper(*cpu).is_some_and(|s| s.withdraw(work)) {
+                    done.skip();
+                }
+            }
+            done.wait_all()
+        }
+        // Past PREPARE (or not killable): bounded, waited for.
+        None => done.wait_all(),
+    };
+    trace::multi_done(
+        ls.name,
+        ret,
+        sched::now_ns().saturating_sub(start),
+        given_up,
+    );
+    if given_up {
+        return Err(EINTR);
     }
     if queued < n {
         return Err(ENOENT);
@@ -519,41 +622,33 @@ fn may_stop() -> Result {
 }
 
 /// Stops `cpu1` and `cpu2` in lock-step and runs `run` on `cpu1` while
-/// both have their interrupts off, then `hold` (if any) on `cpu1` with
-/// interrupts on while `cpu2` is still held (`stop_two_cpus()`).
+/// both have their interrupts off (`stop_two_cpus()`).
 ///
 /// CONTEXT: process context, may sleep; not from a stopper work
 /// (`EDEADLK`).
 ///
-/// RETURNS: the first non-zero result of `run` or `hold`, else 0; `EINVAL`
-/// if `cpu1 == cpu2`, `ENOENT` if either is offline (nothing queued).
+/// RETURNS: the result of `run`; `EINVAL` if `cpu1 == cpu2`, `ENOENT` if
+/// either is offline (nothing queued); `EINTR` if `killable` and a fatal
+/// signal came before both CPUs were in the lock-step (`run` did not run).
 pub(crate) fn stop_two_cpus_with(
     cpu1: CpuId,
     cpu2: CpuId,
     name: &'static CStr,
     run: RunFn<'_>,
-    hold: Option<HoldFn<'_>>,
+    killable: bool,
 ) -> Result<c_int> {
     if cpu1 == cpu2 {
         return Err(EINVAL);
     }
     may_stop()?;
-    let ls = Lockstep {
-        machine: Machine::new(2, hold.is_some()),
-        name,
-        active: Active::One(cpu1),
-        run,
-        hold: hold.map(|h| (cpu1, h)),
-        irqs_off: Atomic::new(0),
-        irqs_off_cpus: Atomic::new(0),
-    };
+    stack_pin_init!(let ls = Lockstep::new(2, name, Active::One(cpu1), run));
     let _cpus = sched::CpusReadGuard::new();
     let (low, high) = if cpu1.as_u32() < cpu2.as_u32() {
         (cpu1, cpu2)
     } else {
         (cpu2, cpu1)
     };
-    stop_cpus(&mut [work_on(low), work_on(high)], &ls)
+    stop_cpus(&mut [work_on(low), work_on(high)], &ls, killable)
 }
 
 /// Stops every online CPU in lock-step and runs `run` on each CPU of
@@ -564,12 +659,14 @@ pub(crate) fn stop_two_cpus_with(
 /// not from a stopper work (`EDEADLK`). The online CPUs stay online
 /// during the call.
 ///
-/// RETURNS: the first non-zero result of `run`, else 0; `ENOENT` if a CPU
-/// of `active` is offline (nothing queued).
+/// RETURNS: the last non-zero result of `run`, else 0; `ENOENT` if a CPU
+/// of `active` is offline (nothing queued); `EINTR` if `killable` and a
+/// fatal signal came before every CPU was in the lock-step.
 pub(crate) fn stop_machine_with(
     active: Option<Active<'_>>,
     name: &'static CStr,
     run: RunFn<'_>,
+    killable: bool,
 ) -> Result<c_int> {
     may_stop()?;
     let _cpus = sched::CpusReadGuard::new();
@@ -597,16 +694,8 @@ pub(crate) fn stop_machine_with(
     for cpu in online() {
         works.push(work_on(cpu), GFP_KERNEL)?;
     }
-    let ls = Lockstep {
-        machine: Machine::new(u32::try_from(works.len())?, false),
-        name,
-        active,
-        run,
-        hold: None,
-        irqs_off: Atomic::new(0),
-        irqs_off_cpus: Atomic::new(0),
-    };
-    stop_cpus(&mut works, &ls)
+    stack_pin_init!(let ls = Lockstep::new(u32::try_from(works.len())?, name, active, run));
+    stop_cpus(&mut works, &ls, killable)
 }
 
 #[kunit_tests(rmigration_multi)]
@@ -615,7 +704,7 @@ mod tests {
 
     #[test]
     fn two_participants() {
-        let m = Machine::new(2, true);
+        let m = Machine::new(2);
         assert_eq!(m.state(), State::Prepare);
         assert!(m.arrive());
         // Alone, it may leave and come back.
@@ -626,11 +715,11 @@ mod tests {
         // Both present: the machine moved on, nobody may withdraw.
         assert_eq!(m.state(), State::DisableIrq);
         assert!(!m.withdraw());
-        for state in [State::DisableIrq, State::Run, State::Hold] {
+        for state in [State::DisableIrq, State::Run] {
             m.ack(state);
             assert_eq!(m.state(), state);
             m.ack(state);
-            assert_eq!(m.state(), state.next(true));
+            assert_eq!(m.state(), state.next());
         }
         assert_eq!(m.state(), State::Exit);
         // A late or repeated acknowledgement of an old state changes nothing.
@@ -641,7 +730,7 @@ mod tests {
 
     #[test]
     fn abort_only_in_prepare() {
-        let m = Machine::new(3, false);
+        let m = Machine::new(3);
         assert!(m.arrive());
         assert!(m.abort());
         assert_eq!(m.state(), State::Abort);
@@ -653,12 +742,11 @@ mod tests {
 
     #[test]
     fn one_participant() {
-        let m = Machine::new(1, false);
+        let m = Machine::new(1);
         assert!(m.arrive());
         assert_eq!(m.state(), State::DisableIrq);
         m.ack(State::DisableIrq);
         assert_eq!(m.state(), State::Run);
-        // Without a hold function, RUN is followed by EXIT.
         m.ack(State::Run);
         assert_eq!(m.state(), State::Exit);
     }

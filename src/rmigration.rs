@@ -8,8 +8,14 @@
 //! function on a CPU's list, wakes its thread and waits for the result.
 //!
 //! Unloading drops the fields below in their order: the hooks (removal
-//! waits for writers), the threads (each runs what is still queued on its
-//! CPU, then stops), a report of the counters, and last the stoppers.
+//! waits for writers), the stall watchdog, the threads (each runs what is
+//! still queued on its CPU, then stops), a report of the counters, and
+//! last the stoppers.
+//!
+//! A thread kept off its CPU (a `SCHED_FIFO` 99 task there) keeps `rmmod`
+//! waiting, uninterruptibly, in `smpboot_unregister_percpu_thread()` until
+//! the CPU is free again: the thread then runs what is queued on it and
+//! stops. Nothing is lost meanwhile; the stall was reported before.
 
 mod bindings;
 mod hooks;
@@ -36,6 +42,7 @@ module! {
 #[pin_data]
 struct Rmigration {
     hooks: hooks::Registration,
+    watchdog: stopper::Watchdog,
     #[pin]
     threads: smpboot::Registration<stopper::Threads>,
     report: UnloadReport,
@@ -67,6 +74,7 @@ impl kernel::InPlaceModule for Rmigration {
     fn init(_module: &'static ThisModule) -> impl PinInit<Self, Error> {
         try_pin_init!(Self {
             stoppers: stopper::Published::new()?,
+            watchdog: stopper::Watchdog::new(),
             threads <- smpboot::Registration::register(),
             report: UnloadReport,
             hooks: hooks::Registration::new()?,

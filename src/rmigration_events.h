@@ -34,8 +34,8 @@
 			 { 1, "runnable" },			\
 			 { 2, "running" })
 
-/* A work was added to the list of the stopper of @cpu. */
-TRACE_EVENT(rmigration_work_queued,
+/* A step of work @id of the stopper of @cpu. */
+DECLARE_EVENT_CLASS(rmigration_work_step,
 	TP_PROTO(unsigned int cpu, u64 id),
 	TP_ARGS(cpu, id),
 	TP_STRUCT__entry(
@@ -47,6 +47,12 @@ TRACE_EVENT(rmigration_work_queued,
 		__entry->id	= id;
 	),
 	TP_printk("cpu=%u id=%llu", __entry->cpu, __entry->id)
+);
+
+/* A work was added to the list of the stopper of @cpu. */
+DEFINE_EVENT(rmigration_work_step, rmigration_work_queued,
+	TP_PROTO(unsigned int cpu, u64 id),
+	TP_ARGS(cpu, id)
 );
 
 /*
@@ -204,7 +210,6 @@ TRACE_EVENT(rmigration_migrate_done,
 			 { 1, "PREPARE" },			\
 			 { 2, "DISABLE_IRQ" },			\
 			 { 3, "RUN" },				\
-			 { 4, "HOLD" },				\
 			 { 5, "EXIT" },				\
 			 { 6, "ABORT" })
 
@@ -230,6 +235,147 @@ TRACE_EVENT(rmigration_multi_state,
 	),
 	TP_printk("name=%s cpu=%u state=%s withdrawn=%u", __get_str(name), __entry->cpu,
 		  rmigration_show_state(__entry->state), __entry->withdrawn)
+);
+
+/*
+ * Work @id was taken off the list of the stopper of @cpu before it
+ * started: its waiter was killed. It never runs.
+ */
+DEFINE_EVENT(rmigration_work_step, rmigration_work_withdrawn,
+	TP_PROTO(unsigned int cpu, u64 id),
+	TP_ARGS(cpu, id)
+);
+
+/*
+ * Work @id of the stopper of @cpu has waited @waited_ns to start, with
+ * @waiting works queued: the task @pid (@comm, @policy, @prio) runs on
+ * @cpu. Once per episode (stall_timeout_ms).
+ */
+TRACE_EVENT(rmigration_stall,
+	TP_PROTO(unsigned int cpu, u64 id, u64 waited_ns, int pid, const char *comm,
+		 int policy, int prio, unsigned int waiting),
+	TP_ARGS(cpu, id, waited_ns, pid, comm, policy, prio, waiting),
+	TP_STRUCT__entry(
+		__field(unsigned int,	cpu)
+		__field(u64,		id)
+		__field(u64,		waited_ns)
+		__field(int,		pid)
+		__array(char,		comm, TASK_COMM_LEN)
+		__field(int,		policy)
+		__field(int,		prio)
+		__field(unsigned int,	waiting)
+	),
+	TP_fast_assign(
+		__entry->cpu		= cpu;
+		__entry->id		= id;
+		__entry->waited_ns	= waited_ns;
+		__entry->pid		= pid;
+		strscpy(__entry->comm, comm, TASK_COMM_LEN);
+		__entry->policy		= policy;
+		__entry->prio		= prio;
+		__entry->waiting	= waiting;
+	),
+	TP_printk("cpu=%u id=%llu waited_ns=%llu pid=%d comm=%s policy=%d prio=%d waiting=%u",
+		  __entry->cpu, __entry->id, __entry->waited_ns, __entry->pid, __entry->comm,
+		  __entry->policy, __entry->prio, __entry->waiting)
+);
+
+/*
+ * The stall of the stopper of @cpu is over after @ns: a work @started, or
+ * every waiting work was withdrawn.
+ */
+TRACE_EVENT(rmigration_stall_end,
+	TP_PROTO(unsigned int cpu, u64 ns, bool started),
+	TP_ARGS(cpu, ns, started),
+	TP_STRUCT__entry(
+		__field(unsigned int,	cpu)
+		__field(u64,		ns)
+		__field(bool,		started)
+	),
+	TP_fast_assign(
+		__entry->cpu		= cpu;
+		__entry->ns		= ns;
+		__entry->started	= started;
+	),
+	TP_printk("cpu=%u ns=%llu started=%d", __entry->cpu, __entry->ns, __entry->started)
+);
+
+/*
+ * The participant of multi-CPU stop @name on @cpu left PREPARE before its
+ * partners were all there (round @round of meeting them): another task
+ * wanted its CPU (@wanted), or a partner did not come in time; it sleeps
+ * until every participant is ready again.
+ */
+TRACE_EVENT(rmigration_multi_withdrew,
+	TP_PROTO(const char *name, unsigned int cpu, bool wanted, unsigned int round),
+	TP_ARGS(name, cpu, wanted, round),
+	TP_STRUCT__entry(
+		__string(name,		name)
+		__field(unsigned int,	cpu)
+		__field(bool,		wanted)
+		__field(unsigned int,	round)
+	),
+	TP_fast_assign(
+		__assign_str(name);
+		__entry->cpu	= cpu;
+		__entry->wanted	= wanted;
+		__entry->round	= round;
+	),
+	TP_printk("name=%s cpu=%u wanted=%d round=%u", __get_str(name), __entry->cpu,
+		  __entry->wanted, __entry->round)
+);
+
+/*
+ * Multi-CPU stop @name is over: @ret, @ns after its works were queued;
+ * @given_up if its caller was killed before every participant was there.
+ */
+TRACE_EVENT(rmigration_multi_done,
+	TP_PROTO(const char *name, int ret, u64 ns, bool given_up),
+	TP_ARGS(name, ret, ns, given_up),
+	TP_STRUCT__entry(
+		__string(name,		name)
+		__field(int,		ret)
+		__field(u64,		ns)
+		__field(bool,		given_up)
+	),
+	TP_fast_assign(
+		__assign_str(name);
+		__entry->ret		= ret;
+		__entry->ns		= ns;
+		__entry->given_up	= given_up;
+	),
+	TP_printk("name=%s ret=%d ns=%llu given_up=%d", __get_str(name), __entry->ret,
+		  __entry->ns, __entry->given_up)
+);
+
+/*
+ * A swap of tasks @pid1 (on @cpu1) and @pid2 (on @cpu2): @ret, and
+ * whether the first task's mask was given back (@rolled_back) because the
+ * second's could not be set.
+ */
+TRACE_EVENT(rmigration_swap,
+	TP_PROTO(int pid1, unsigned int cpu1, int pid2, unsigned int cpu2, int ret,
+		 bool rolled_back),
+	TP_ARGS(pid1, cpu1, pid2, cpu2, ret, rolled_back),
+	TP_STRUCT__entry(
+		__field(int,		pid1)
+		__field(unsigned int,	cpu1)
+		__field(int,		pid2)
+		__field(unsigned int,	cpu2)
+		__field(int,		ret)
+		__field(bool,		rolled_back)
+	),
+	TP_fast_assign(
+		__entry->pid1		= pid1;
+		__entry->cpu1		= cpu1;
+		__entry->pid2		= pid2;
+		__entry->cpu2		= cpu2;
+		__entry->ret		= ret;
+		__entry->rolled_back	= rolled_back;
+	),
+	TP_printk("pid1=%d cpu1=%u pid2=%d cpu2=%u ret=%d rolled_back=%d", __entry->pid1,
+		  __entry->cpu1, __entry->pid2, __entry->cpu2, __entry->ret,
+		  __entry->rolled_back)
 );
 
 #endif /* _RMIGRATION_EVENTS_H */

@@ -8,10 +8,15 @@ use core::ptr::NonNull;
 use kernel::{
     bindings,
     cpu::CpuId,
+    cpumask::{
+        Cpumask,
+        CpumaskVar, //
+    },
     error::to_result,
     prelude::*,
     sync::aref::ARef,
-    task::Task, //
+    task::Task,
+    types::Opaque, //
 };
 
 /// The memory of a kthread: its `task_struct` and its kernel stack, in bytes.
@@ -83,6 +88,16 @@ pub(crate) fn spin_while_thread_runs(cpu: CpuId, done: impl Fn() -> bool) -> boo
     })
 }
 
+/// Whether the `rmigration/N` thread of `cpu` is on its CPU or woken.
+pub(crate) fn thread_runnable(cpu: CpuId) -> bool {
+    // SAFETY: Reads a per-CPU pointer of a possible CPU.
+    let task = unsafe { ffi_bindings::rmigration_thread_on(cpu.into()) };
+    // SAFETY: smpboot holds a reference on its threads until they are
+    // unregistered, which the stall watchdog (stopped before) and the
+    // hooks (removed before) do not overlap.
+    !task.is_null() && unsafe { ffi_bindings::rmigration_task_runnable(task) }
+}
+
 /// Makes `task` `SCHED_FIFO` at `MAX_RT_PRIO - 1`.
 pub(crate) fn set_fifo_max(task: &Task) -> Result {
     // SAFETY: `task` is a valid task for the duration of the call.
@@ -119,8 +134,10 @@ pub(crate) fn comm(task: &Task) -> [u8; 16] {
 
 /// The name (`comm`) of the current task, NUL-terminated.
 pub(crate) fn current_comm() -> [u8; 16] {
-    // SAFETY: `current` is valid while it runs this function.
-    comm(unsafe { &*Task::current_raw().cast::<Task>() })
+    let mut comm = [0u8; 16];
+    // SAFETY: `comm` is valid for `comm.len()` bytes.
+    unsafe { ffi_bindings::rmigration_current_comm(comm.as_mut_ptr().cast(), comm.len()) };
+    comm
 }
 
 /// The task of `pid` in the caller's pid namespace.
@@ -216,6 +233,31 @@ pub(crate) fn preempt_enable() {
     unsafe { ffi_bindings::rmigration_preempt_enable() }
 }
 
+/// Preemption off on this CPU while it lives ([`preempt_disable`] and
+/// [`preempt_enable`]), unless [`PreemptGuard::keep`] hands the
+/// `preempt_enable()` over to the caller.
+#[must_use]
+pub(crate) struct PreemptGuard(core::marker::PhantomData<*mut ()>);
+
+impl PreemptGuard {
+    /// Turns preemption off.
+    pub(crate) fn new() -> Self {
+        preempt_disable();
+        Self(core::marker::PhantomData)
+    }
+
+    /// Leaves preemption off: the caller pairs it with [`preempt_enable`].
+    pub(crate) fn keep(self) {
+        core::mem::forget(self);
+    }
+}
+
+impl Drop for PreemptGuard {
+    fn drop(&mut self) {
+        preempt_enable();
+    }
+}
+
 /// The interrupt state of this CPU before [`irq_save`] turned them off.
 #[must_use]
 pub(crate) struct IrqFlags(usize);
@@ -264,4 +306,124 @@ impl Drop for CpusReadGuard {
         // SAFETY: Taken in `new`.
         unsafe { ffi_bindings::rmigration_cpus_read_unlock() };
     }
+}
+
+/// A completion whose waiter may choose to be killable (`struct
+/// completion`; the kernel crate's `Completion` has no killable wait).
+#[pin_data]
+pub(crate) struct Completion {
+    #[pin]
+    inner: Opaque<bindings::completion>,
+}
+
+// SAFETY: A `struct completion` may be completed and waited for from any
+// task, concurrently.
+unsafe impl Send for Completion {}
+
+// SAFETY: As above.
+unsafe impl Sync for Completion {}
+
+impl Completion {
+    /// A completion not completed yet.
+    pub(crate) fn new() -> impl PinInit<Self> {
+        pin_init!(Self {
+            inner <- Opaque::ffi_init(|slot: *mut bindings::completion| {
+                // SAFETY: `slot` is valid for writes and pinned.
+                unsafe { bindings::init_completion(slot) };
+            }),
+        })
+    }
+
+    /// Completes it for every waiter, present and future.
+    pub(crate) fn complete_all(&self) {
+        // SAFETY: `inner` is an initialised completion.
+        unsafe { bindings::complete_all(self.inner.get()) };
+    }
+
+    /// Waits until it is completed, uninterruptibly.
+    pub(crate) fn wait(&self) {
+        // SAFETY: `inner` is an initialised completion; process context.
+        unsafe { bindings::wait_for_completion(self.inner.get()) };
+    }
+
+    /// Waits until it is completed or a fatal signal is pending; returns
+    /// `false` in the second case.
+    pub(crate) fn wait_killable(&self) -> bool {
+        // SAFETY: `inner` is an initialised completion; process context.
+        unsafe { ffi_bindings::rmigration_wait_killable(self.inner.get()) == 0 }
+    }
+}
+
+/// The task running on a CPU when a stall is reported.
+pub(crate) struct Curr {
+    /// Its pid (0: the CPU is idle) and name.
+    pub(crate) pid: i32,
+    pub(crate) comm: [u8; 16],
+    /// Its scheduling policy (`SCHED_*`).
+    pub(crate) policy: i32,
+    /// Its real-time priority, or its nice value for a fair task.
+    pub(crate) prio: i32,
+}
+
+/// The task running on `cpu` now, read on `cpu` by an interrupt; process
+/// context only (the caller waits for the interrupt).
+pub(crate) fn cpu_curr(cpu: CpuId) -> Result<Curr> {
+    let mut info = ffi_bindings::rmigration_task_info::default();
+    // SAFETY: `info` is valid for writes until the call returns, which
+    // waits for the interrupt.
+    to_result(unsafe { ffi_bindings::rmigration_cpu_curr(cpu.into(), &mut info) })?;
+    let mut comm = [0u8; 16];
+    for (c, &i) in comm.iter_mut().zip(info.comm.iter()) {
+        *c = u8::from_ne_bytes(i.to_ne_bytes());
+    }
+    comm[15] = 0;
+    Ok(Curr {
+        pid: info.pid,
+        comm,
+        policy: info.policy,
+        prio: info.prio,
+    })
+}
+
+/// The name of a scheduling policy.
+pub(crate) fn policy_name(policy: i32) -> &'static str {
+    match policy {
+        0 => "SCHED_NORMAL",
+        1 => "SCHED_FIFO",
+        2 => "SCHED_RR",
+        3 => "SCHED_BATCH",
+        5 => "SCHED_IDLE",
+        6 => "SCHED_DEADLINE",
+        7 => "SCHED_EXT",
+        _ => "SCHED_?",
+    }
+}
+
+/// Writes the name of the current task into `buf`, NUL-terminated.
+pub(crate) fn current_comm_into(buf: &mut [kernel::ffi::c_char; 16]) {
+    // SAFETY: `buf` is valid for `buf.len()` bytes.
+    unsafe { ffi_bindings::rmigration_current_comm(buf.as_mut_ptr(), buf.len()) };
+}
+
+/// The pid of the current task.
+pub(crate) fn current_pid() -> i32 {
+    // SAFETY: Reads the pid of the current task.
+    unsafe { ffi_bindings::rmigration_current_pid() }
+}
+
+/// The CPUs `task` may run on, copied.
+pub(crate) fn cpus_allowed(task: &Task) -> Result<CpumaskVar> {
+    let mut mask = CpumaskVar::new_zero(GFP_KERNEL)?;
+    let raw: &mut Cpumask = &mut mask;
+    // SAFETY: `task` is valid and `raw` a valid mask to write.
+    unsafe { ffi_bindings::rmigration_task_cpus_allowed(task.as_ptr(), raw.as_raw()) };
+    Ok(mask)
+}
+
+/// `set_cpus_allowed_ptr(task, mask)`: may sleep.
+pub(crate) fn set_cpus_allowed_mask(task: &Task, mask: &Cpumask) -> Result {
+    // SAFETY: `task` and `mask` are valid for the call.
+    to_result(unsafe {
+        ffi_bindings::rmigration_set_cpus_allowed_mask(task.as_ptr(), mask.as_raw())
+    })
 }

@@ -27,7 +27,10 @@
 //! sleep, but only `SCHED_DEADLINE` tasks and interrupts can delay them.
 
 mod capi;
+mod stall;
 mod works;
+
+pub(crate) use stall::Watchdog;
 
 use crate::{
     bindings::{
@@ -56,7 +59,6 @@ use kernel::{
             Relaxed,
             Release, //
         },
-        Completion,
         SpinLock,
         SpinLockIrq, //
     },
@@ -77,6 +79,9 @@ struct StopperInner {
     running: Option<Running>,
     /// The id of the next work queued here.
     next_id: u64,
+    /// Since when (the stalled work's queueing time) a stall is reported
+    /// and not yet over ([`stall`]).
+    stall_since: Option<u64>,
     /// The counters.
     stats: Stats,
 }
@@ -107,6 +112,10 @@ pub(crate) struct Stats {
     pub(crate) latency_sum: u64,
     /// Largest queue-to-done latency, in ns.
     pub(crate) latency_max: u64,
+    /// Works withdrawn before they started (their waiter was killed).
+    pub(crate) withdrawn: u64,
+    /// Stalls reported: works that waited longer than the bound to start.
+    pub(crate) stalls: u64,
 }
 
 /// A consistent view of one stopper, for debugfs.
@@ -151,7 +160,7 @@ pub(crate) struct Done {
     /// `Done` goes away.
     finished: Atomic<bool>,
     #[pin]
-    completion: Completion,
+    completion: sched::Completion,
 }
 
 impl Done {
@@ -161,7 +170,7 @@ impl Done {
             ret: Atomic::new(0),
             todo: Atomic::new(todo),
             finished: Atomic::new(false),
-            completion <- Completion::new(),
+            completion <- sched::Completion::new(),
         })
     }
 
@@ -206,6 +215,21 @@ impl Done {
         self.wait_all()
     }
 
+    /// As [`Done::wait`], but returns `None` if a fatal signal came first
+    /// (the caller must then withdraw its works, or wait for them).
+    fn wait_killable(&self, cpu: CpuId) -> Option<c_int> {
+        sched::spin_while_thread_runs(cpu, || self.finished());
+        self.wait_all_killable()
+    }
+
+    /// As [`Done::wait_all`], but returns `None` if a fatal signal came
+    /// first.
+    pub(crate) fn wait_all_killable(&self) -> Option<c_int> {
+        self.completion
+            .wait_killable()
+            .then(|| self.ret.load(Relaxed))
+    }
+
     /// Whether every work is done (the caller must still [`Done::wait_all`]).
     pub(crate) fn finished(&self) -> bool {
         self.finished.load(Acquire)
@@ -215,7 +239,7 @@ impl Done {
     pub(crate) fn wait_all(&self) -> c_int {
         // Even when `finished` is set, wait for `complete_all()` to be
         // done with `completion` before it goes away with our stack.
-        self.completion.wait_for_completion();
+        self.completion.wait();
         self.ret.load(Relaxed)
     }
 }
@@ -231,6 +255,7 @@ impl Stopper {
                     enabled: false,
                     running: None,
                     next_id: 1,
+                    stall_since: None,
                     stats: Stats::default(),
                 },
                 "rmigration_stopper"
@@ -281,7 +306,11 @@ impl Stopper {
     /// As for [`Self::queue`].
     unsafe fn push(&self, work: *mut rmigration_work) -> Option<bool> {
         // SAFETY: `work` is valid and still ours (safety requirements).
-        unsafe { (*work).queued_ns = sched::now_ns() };
+        unsafe {
+            (*work).queued_ns = sched::now_ns();
+            (*work).queuer_pid = sched::current_pid();
+            sched::current_comm_into(&mut (*work).queuer_comm);
+        }
         let mut inner = self.inner.lock();
         let id = inner.next_id;
         inner.next_id += 1;
@@ -289,6 +318,8 @@ impl Stopper {
         unsafe { (*work).id = id };
         let enabled = inner.enabled;
         let mut wake = false;
+        // Read under the lock: see `stall::rmigration_rs_watchdog()`.
+        let arm = enabled && stall::needs_arming();
         if enabled {
             wake = inner.works.is_empty();
             // SAFETY: The caller keeps `work` valid until it runs.
@@ -301,6 +332,9 @@ impl Stopper {
         }
         drop(inner);
 
+        if arm {
+            stall::arm();
+        }
         if enabled {
             trace::queued(self.cpu, id);
             trace::waking(self.cpu, id, wake);
@@ -311,6 +345,32 @@ impl Stopper {
             trace::refused(self.cpu, id, func, caller);
             None
         }
+    }
+
+    /// Takes `work` off the list if it has not started (its waiter gives
+    /// up); returns whether it did: the work then never runs, and its
+    /// owner has it back. Else it has started, or is about to.
+    pub(crate) fn withdraw(&self, work: *mut rmigration_work) -> bool {
+        let mut inner = self.inner.lock();
+        if !inner.works.remove(work) {
+            return false;
+        }
+        inner.stats.withdrawn += 1;
+        let ended = if inner.works.is_empty() {
+            // INVARIANT: The list is empty; the lock is held.
+            self.pending.store(false, Relaxed);
+            inner.stall_since.take()
+        } else {
+            None
+        };
+        drop(inner);
+        // SAFETY: Off the list, the work is its owner's again: ours.
+        let id = unsafe { (*work).id };
+        trace::withdrawn(self.cpu, id);
+        if let Some(since) = ended {
+            stall::ended(self.cpu, since, false);
+        }
+        true
     }
 
     /// Wakes the thread, after [`Self::push`] said so.
@@ -340,6 +400,8 @@ impl Stopper {
                 st.latency_max = st.latency_max.max(ns);
             }
             let next = inner.works.pop_front();
+            // A work starts: a stall reported is over.
+            let ended = next.and_then(|_| inner.stall_since.take());
             if inner.works.is_empty() {
                 // INVARIANT: The list is empty; the lock is held.
                 self.pending.store(false, Relaxed);
@@ -362,6 +424,9 @@ impl Stopper {
             }
             drop(inner);
 
+            if let Some(since) = ended {
+                stall::ended(self.cpu, since, true);
+            }
             if let Some((id, done, ret, ns)) = finished.take() {
                 trace::done(self.cpu, id, ret, ns);
                 if !done.is_null() {
@@ -567,6 +632,7 @@ pub(crate) unsafe fn stop_one_cpu(
     arg: *mut c_void,
     caller: usize,
     name: Option<&'static CStr>,
+    killable: bool,
 ) -> Result<c_int> {
     kernel::task::might_sleep();
     let stopper = stopper(cpu).ok_or(ENOENT)?;
@@ -584,20 +650,34 @@ pub(crate) unsafe fn stop_one_cpu(
         name: name.map_or(ptr::null(), |n| n.as_char_ptr()),
         id: 0,
         queued_ns: 0,
+        queuer_pid: 0,
+        queuer_comm: [0; 16],
     };
     // SAFETY: `work` and `done` live on this stack until the work completed,
-    // which the wait below ensures once it is queued.
+    // or was withdrawn, which the waits below ensure once it is queued.
     if !unsafe { stopper.queue(&raw mut work) } {
         return Err(ENOENT);
     }
-    Ok(done.wait(cpu))
+    if !killable {
+        return Ok(done.wait(cpu));
+    }
+    if let Some(ret) = done.wait_killable(cpu) {
+        return Ok(ret);
+    }
+    // A fatal signal: withdraw the work if it has not started; else it
+    // runs now, and is waited for.
+    if stopper.withdraw(&raw mut work) {
+        return Err(EINTR);
+    }
+    Ok(done.wait_all())
 }
 
 /// Runs the closure `f` on `cpu` and returns its result.
 ///
-/// The safe form of [`stop_one_cpu`]: `f` runs on the stopper thread of `cpu`
-/// before this function returns, so it may borrow from the caller. `name`
-/// says what it does in traces and diagnostics.
+/// The safe form of [`stop_one_cpu`], killable: `f` runs on the stopper
+/// thread of `cpu` before this function returns, or never (`EINTR`: a
+/// fatal signal came before it started), so it may borrow from the caller.
+/// `name` says what it does in traces and diagnostics.
 pub(crate) fn stop_one_cpu_with<F>(cpu: CpuId, name: &'static CStr, f: F) -> Result<c_int>
 where
     F: FnOnce() -> c_int + Send,
@@ -614,7 +694,7 @@ where
     let mut f = Some(f);
     // SAFETY: `call::<F>` takes `f` from the `Option<F>` on this stack, which
     // outlives the work; `F: Send` lets it run on the stopper thread.
-    unsafe { stop_one_cpu(cpu, call::<F>, (&raw mut f).cast(), 0, Some(name)) }
+    unsafe { stop_one_cpu(cpu, call::<F>, (&raw mut f).cast(), 0, Some(name), true) }
 }
 
 /// Queues `func(arg)` on `cpu` without waiting (`stop_one_cpu_nowait()`).

@@ -124,6 +124,52 @@ declare_trace! {
     ///
     /// `name` must point at a NUL-terminated string.
     unsafe fn rmigration_multi_state(name: *const c_char, cpu: c_uint, state: c_int, withdrawn: c_uint);
+    /// `rmigration_work_withdrawn`.
+    ///
+    /// # Safety
+    ///
+    /// Always safe to call.
+    unsafe fn rmigration_work_withdrawn(cpu: c_uint, id: u64);
+    /// `rmigration_stall`.
+    ///
+    /// # Safety
+    ///
+    /// `comm` must point at a NUL-terminated string.
+    #[expect(clippy::too_many_arguments)]
+    unsafe fn rmigration_stall(
+        cpu: c_uint,
+        id: u64,
+        waited_ns: u64,
+        pid: c_int,
+        comm: *const c_char,
+        policy: c_int,
+        prio: c_int,
+        waiting: c_uint,
+    );
+    /// `rmigration_stall_end`.
+    ///
+    /// # Safety
+    ///
+    /// Always safe to call.
+    unsafe fn rmigration_stall_end(cpu: c_uint, ns: u64, started: bool);
+    /// `rmigration_multi_withdrew`.
+    ///
+    /// # Safety
+    ///
+    /// `name` must point at a NUL-terminated string.
+    unsafe fn rmigration_multi_withdrew(name: *const c_char, cpu: c_uint, wanted: bool, round: c_uint);
+    /// `rmigration_multi_done`.
+    ///
+    /// # Safety
+    ///
+    /// `name` must point at a NUL-terminated string.
+    unsafe fn rmigration_multi_done(name: *const c_char, ret: c_int, ns: u64, given_up: bool);
+    /// `rmigration_swap`.
+    ///
+    /// # Safety
+    ///
+    /// Always safe to call.
+    unsafe fn rmigration_swap(pid1: c_int, cpu1: c_uint, pid2: c_int, cpu2: c_uint, ret: c_int, rolled_back: bool);
     /// `rmigration_migrate_done`.
     ///
     /// # Safety
@@ -462,34 +508,107 @@ pub(crate) fn multi_state(name: &CStr, cpu: CpuId, state: c_int, state_name: &st
     }
 }
 
-/// The participant of `name` on `cpu` left PREPARE before its partners
-/// came: another task wanted the CPU (`wanted`), or it waited too long.
-pub(crate) fn multi_withdrew(name: &CStr, cpu: CpuId, wanted: bool) {
-    if enabled() && wanted {
+/// The participant of `name` on `cpu` left PREPARE in `round` before its
+/// partners came: another task wanted the CPU (`wanted`), or a partner did
+/// not come in time.
+pub(crate) fn multi_withdrew(name: &CStr, cpu: CpuId, wanted: bool, round: u32) {
+    // SAFETY: `name` is a C string.
+    unsafe { rmigration_multi_withdrew(name.as_char_ptr(), cpu.as_u32(), wanted, round) };
+    if enabled() {
         pr_info!(
-            "{}: CPU {} leaves PREPARE for a task that wants it, and comes back\n",
+            "{}: CPU {} leaves PREPARE ({}) and sleeps until every participant is ready again\n",
             name.to_str().unwrap_or("?"),
+            cpu.as_u32(),
+            if wanted {
+                "a task wants the CPU"
+            } else {
+                "a partner did not come in time"
+            }
+        );
+    }
+}
+
+/// Multi-CPU stop `name` is done: `ret`, `ns` after queueing; `given_up`
+/// if its caller was killed before every participant was there.
+pub(crate) fn multi_done(name: &CStr, ret: c_int, ns: u64, given_up: bool) {
+    // SAFETY: `name` is a C string.
+    unsafe { rmigration_multi_done(name.as_char_ptr(), ret, ns, given_up) };
+    if enabled() {
+        if given_up {
+            pr_info!(
+                "{}: given up (the caller was killed), {} ns\n",
+                name.to_str().unwrap_or("?"),
+                ns
+            );
+        } else {
+            pr_info!(
+                "{}: done, ret={}, {} ns\n",
+                name.to_str().unwrap_or("?"),
+                ret,
+                ns
+            );
+        }
+    }
+}
+
+/// Work `id` of the stopper of `cpu` was withdrawn before it started.
+pub(crate) fn withdrawn(cpu: CpuId, id: u64) {
+    // SAFETY: Plain values.
+    unsafe { rmigration_work_withdrawn(cpu.as_u32(), id) };
+    if enabled() {
+        pr_info!(
+            "work #{} withdrawn from rmigration/{}: its waiter was killed, it never runs\n",
+            id,
             cpu.as_u32()
         );
     }
 }
 
-/// Multi-CPU stop `name` is done: `ret`, `ns` after queueing.
-pub(crate) fn multi_done(name: &CStr, ret: c_int, ns: u64) {
-    if enabled() {
-        pr_info!(
-            "{}: done, ret={}, {} ns\n",
-            name.to_str().unwrap_or("?"),
-            ret,
-            ns
-        );
-    }
+/// A stall of the stopper of `cpu` is reported (the log lines are
+/// `stopper::stall`'s).
+pub(crate) fn stall(cpu: CpuId, id: u64, waited_ns: u64, curr: &sched::Curr, waiting: usize) {
+    // SAFETY: `comm_ptr()` gives a NUL-terminated string.
+    unsafe {
+        rmigration_stall(
+            cpu.as_u32(),
+            id,
+            waited_ns,
+            curr.pid,
+            comm_ptr(&curr.comm),
+            curr.policy,
+            curr.prio,
+            u32::try_from(waiting).unwrap_or(u32::MAX),
+        )
+    };
+}
+
+/// The stall of the stopper of `cpu` is over after `ns`.
+pub(crate) fn stall_end(cpu: CpuId, ns: u64, started: bool) {
+    // SAFETY: Plain values.
+    unsafe { rmigration_stall_end(cpu.as_u32(), ns, started) };
 }
 
 /// A swap of the tasks `pids` is done: each went from its `before` CPU
 /// to the other's; `now` is where each is (a sleeping task moves when it
 /// wakes).
-pub(crate) fn swap_done(pids: [i32; 2], before: [u32; 2], now: [u32; 2], ret: c_int, ns: u64) {
+pub(crate) fn swap_done(
+    pids: [i32; 2],
+    before: [u32; 2],
+    now: [u32; 2],
+    ret: c_int,
+    rolled_back: bool,
+    ns: u64,
+) {
+    // SAFETY: Plain values.
+    unsafe { rmigration_swap(pids[0], before[0], pids[1], before[1], ret, rolled_back) };
+    if enabled() && rolled_back {
+        pr_info!(
+            "swap: pid {} could not move (ret={}): pid {} has its old CPUs back\n",
+            pids[1],
+            ret,
+            pids[0]
+        );
+    }
     if enabled() {
         pr_info!(
             "swap: pid {} CPU {} -> {} (on {} now), pid {} CPU {} -> {} (on {} now): ret={}, {} ns\n",

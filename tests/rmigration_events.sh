@@ -11,7 +11,9 @@ source "$(dirname "$(readlink -f "$0")")/lib.sh"
 
 EVENTS="rmigration_work_queued rmigration_work_waking rmigration_work_started
 rmigration_work_done rmigration_work_refused rmigration_migrate_request
-rmigration_migrate_done rmigration_multi_state"
+rmigration_migrate_done rmigration_multi_state rmigration_work_withdrawn
+rmigration_stall rmigration_stall_end rmigration_multi_withdrew rmigration_multi_done
+rmigration_swap"
 
 ktap_print_header
 skip_unless_root
@@ -51,6 +53,12 @@ declare -A FIELDS=(
 	[rmigration_migrate_request]="pid comm from to"
 	[rmigration_migrate_done]="pid comm from to before before_cpu after_cpu ret ns"
 	[rmigration_multi_state]="name cpu state withdrawn"
+	[rmigration_work_withdrawn]="cpu id"
+	[rmigration_stall]="cpu id waited_ns pid comm policy prio waiting"
+	[rmigration_stall_end]="cpu ns started"
+	[rmigration_multi_withdrew]="name cpu wanted round"
+	[rmigration_multi_done]="name ret ns given_up"
+	[rmigration_swap]="pid1 cpu1 pid2 cpu2 ret rolled_back"
 )
 
 all_listed() {
@@ -59,7 +67,7 @@ all_listed() {
 		[ -d "$E/$e" ] || { ktap_print_msg "$E/$e missing"; return 1; }
 	done
 }
-ktap_check "events/rmigration/ lists the 8 events" all_listed
+ktap_check "events/rmigration/ lists the 14 events" all_listed
 
 fields_promised() {
 	local e f
@@ -150,7 +158,7 @@ ktap_check "migration CPU 0 -> $last: request, work of rmigration/0 run on CPU 0
 
 # A two-CPU stop: each of the two CPUs records, on itself, its participant
 # entering PREPARE (again after each withdrawal), DISABLE_IRQ, RUN and
-# EXIT, in that order (no HOLD: nothing to do in it); the work of each is
+# EXIT, in that order; the work of each is
 # queued and done.
 lockstep() {
 	local f=$tmp/two a=$1 b=$2 c seq

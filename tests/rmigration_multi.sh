@@ -84,12 +84,10 @@ two_story() {
 			grep -q "stop_two_cpus hook: CPU $c enters $st\$" <<<"$log" || return 1
 		done
 	done &&
-	# HOLD is only for a stop with something to do in it (swap).
-	! grep -q "stop_two_cpus hook: CPU [0-9]* enters HOLD" <<<"$log" &&
 	grep -qE "stop_two_cpus hook: done, ret=0, [0-9]+ ns" <<<"$log" ||
 		{ echo "$log" | head -20 | while read -r l; do ktap_print_msg "$l"; done; return 1; }
 }
-ktap_check "the trace tells a two-CPU stop's story: queued, each CPU through each state but HOLD, done" two_story
+ktap_check "the trace tells a two-CPU stop's story: queued, each CPU through each state, done" two_story
 
 machine() {
 	expect_write "$S" "$1" ok || return 1
@@ -147,11 +145,11 @@ swap_sleeping() {
 	log=$(log_since "$m")
 	grep -qE "swap: pid $b0 CPU $c0 -> $c1 \(on [0-9]+ now\), pid $s1 CPU $c1 -> $c0 \(on [0-9]+ now\): ret=0, [0-9]+ ns" <<<"$log" ||
 		{ ktap_print_msg "no swap trace"; return 1; }
-	# The affinities change in HOLD, which both CPUs enter.
-	grep -q "swap: CPU $c0 enters HOLD\$" <<<"$log" && grep -q "swap: CPU $c1 enters HOLD\$" <<<"$log" ||
-		{ ktap_print_msg "no HOLD on CPUs $c0 and $c1 in the swap's trace"; return 1; }
+	# The lock-step checks both tasks in RUN on both CPUs.
+	grep -q "swap: CPU $c0 enters RUN\$" <<<"$log" && grep -q "swap: CPU $c1 enters RUN\$" <<<"$log" ||
+		{ ktap_print_msg "no RUN on CPUs $c0 and $c1 in the swap's trace"; return 1; }
 }
-ktap_check "swap of a busy and a sleeping task, through HOLD on both CPUs; the trace says it" swap_sleeping
+ktap_check "swap of a busy and a sleeping task, checked in RUN on both CPUs; the trace says it" swap_sleeping
 
 ncpu=$(possible_cpus | wc -l)
 ktap_check "stop_two_cpus: the same CPU twice: EINVAL" expect_write "$T" "$c0 $c0" "Invalid argument"

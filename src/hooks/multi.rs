@@ -153,7 +153,7 @@ impl MultiHooks {
         let seen = Seen::new();
         let start = sched::now_ns();
         let run = |ls: &Lockstep<'_>| seen.run(ls);
-        let ret = multi::stop_two_cpus_with(cpu1, cpu2, c"stop_two_cpus hook", &run, None);
+        let ret = multi::stop_two_cpus_with(cpu1, cpu2, c"stop_two_cpus hook", &run, true);
         let ns = sched::now_ns().saturating_sub(start);
         let ret = ret.unwrap_or_else(|e| e.to_errno());
         *self.last_two.lock() = Some(TwoRecord {
@@ -198,6 +198,7 @@ impl MultiHooks {
             Some(multi::Active::Bits(active)),
             c"stop_machine hook",
             &run,
+            true,
         );
         let ns = sched::now_ns().saturating_sub(start);
         let ret = ret.unwrap_or_else(|e| e.to_errno());

@@ -2,10 +2,11 @@
 
 //! The C API of `include/rmigration.h`.
 //!
-//! `src/ffi.c` defines and exports `rmigration_stop_one_cpu()` and
-//! `rmigration_stop_one_cpu_nowait()`, which add their return address (for
-//! diagnostics) and call these functions, and `rmigration_stop_two_cpus()`
-//! and `rmigration_stop_machine()` (the multi-CPU stops, [`crate::multi`]).
+//! `src/ffi.c` defines and exports `rmigration_stop_one_cpu()`, its
+//! `_killable` form and `rmigration_stop_one_cpu_nowait()`, which add their
+//! return address (for diagnostics) and call these functions, and
+//! `rmigration_stop_two_cpus()` and `rmigration_stop_machine()` with their
+//! `_killable` forms (the multi-CPU stops, [`crate::multi`]).
 
 use super::{
     stop_one_cpu,
@@ -29,9 +30,30 @@ use kernel::{
     prelude::*,
 };
 
-/// `rmigration_stop_one_cpu()`: see [`stop_one_cpu`].
+/// [`stop_one_cpu`] for the C API: its result, or the errno;
+/// `-EINVAL` for a CPU number out of range or a null function.
 ///
-/// Returns `-EINVAL` for a CPU number out of range or a null function.
+/// # Safety
+///
+/// The C API contract: `func(arg)` may be called on the thread of `cpu`.
+unsafe fn one_cpu(
+    cpu: c_uint,
+    func: rmigration_fn_t,
+    arg: *mut c_void,
+    caller: c_ulong,
+    killable: bool,
+) -> c_int {
+    let (Some(cpu), Some(func)) = (CpuId::from_u32(cpu), func) else {
+        return EINVAL.to_errno();
+    };
+    // SAFETY: The caller vouches for `func(arg)` (safety requirements).
+    match unsafe { stop_one_cpu(cpu, func, arg, caller, None, killable) } {
+        Ok(ret) => ret,
+        Err(e) => e.to_errno(),
+    }
+}
+
+/// `rmigration_stop_one_cpu()`: see [`one_cpu`].
 ///
 /// # Safety
 ///
@@ -43,14 +65,24 @@ unsafe extern "C" fn rmigration_rs_stop_one_cpu(
     arg: *mut c_void,
     caller: c_ulong,
 ) -> c_int {
-    let (Some(cpu), Some(func)) = (CpuId::from_u32(cpu), func) else {
-        return EINVAL.to_errno();
-    };
-    // SAFETY: The caller vouches for `func(arg)` (safety requirements).
-    match unsafe { stop_one_cpu(cpu, func, arg, caller, None) } {
-        Ok(ret) => ret,
-        Err(e) => e.to_errno(),
-    }
+    // SAFETY: By the safety requirements.
+    unsafe { one_cpu(cpu, func, arg, caller, false) }
+}
+
+/// `rmigration_stop_one_cpu_killable()`: see [`one_cpu`].
+///
+/// # Safety
+///
+/// The C API contract: `func(arg)` may be called on the thread of `cpu`.
+#[no_mangle]
+unsafe extern "C" fn rmigration_rs_stop_one_cpu_killable(
+    cpu: c_uint,
+    func: rmigration_fn_t,
+    arg: *mut c_void,
+    caller: c_ulong,
+) -> c_int {
+    // SAFETY: By the safety requirements.
+    unsafe { one_cpu(cpu, func, arg, caller, true) }
 }
 
 /// `rmigration_stop_one_cpu_nowait()`: see [`stop_one_cpu_nowait`].
@@ -111,6 +143,7 @@ unsafe extern "C" fn rmigration_rs_stop_two_cpus(
     cpu2: c_uint,
     func: rmigration_fn_t,
     arg: *mut c_void,
+    killable: bool,
 ) -> c_int {
     let (Some(cpu1), Some(cpu2), Some(func)) = (CpuId::from_u32(cpu1), CpuId::from_u32(cpu2), func)
     else {
@@ -118,7 +151,7 @@ unsafe extern "C" fn rmigration_rs_stop_two_cpus(
     };
     let call = CCall { func, arg };
     let run = |_: &multi::Lockstep<'_>| call.call();
-    multi::stop_two_cpus_with(cpu1, cpu2, c"rmigration_stop_two_cpus", &run, None)
+    multi::stop_two_cpus_with(cpu1, cpu2, c"rmigration_stop_two_cpus", &run, killable)
         .unwrap_or_else(|e| e.to_errno())
 }
 
@@ -135,6 +168,7 @@ unsafe extern "C" fn rmigration_rs_stop_machine(
     func: rmigration_fn_t,
     arg: *mut c_void,
     cpus: *const kernel::bindings::cpumask,
+    killable: bool,
 ) -> c_int {
     let Some(func) = func else {
         return EINVAL.to_errno();
@@ -143,6 +177,6 @@ unsafe extern "C" fn rmigration_rs_stop_machine(
     let active = (!cpus.is_null()).then(|| multi::Active::Mask(unsafe { Cpumask::from_raw(cpus) }));
     let call = CCall { func, arg };
     let run = |_: &multi::Lockstep<'_>| call.call();
-    multi::stop_machine_with(active, c"rmigration_stop_machine", &run)
+    multi::stop_machine_with(active, c"rmigration_stop_machine", &run, killable)
         .unwrap_or_else(|e| e.to_errno())
 }

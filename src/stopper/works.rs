@@ -58,6 +58,52 @@ impl WorkList {
         self.tail = work;
     }
 
+    /// The work at the head, still on the list.
+    pub(super) fn first(&self) -> Option<&rmigration_work> {
+        // SAFETY: A work on the list is valid while it is there (type
+        // invariants), and `&self` keeps it there.
+        (!self.head.is_null()).then(|| unsafe { &*self.head })
+    }
+
+    /// The works on the list, oldest first, while it is borrowed.
+    pub(super) fn iter(&self) -> impl Iterator<Item = &rmigration_work> {
+        let mut next = self.head;
+        core::iter::from_fn(move || {
+            // SAFETY: As in `first`: every work of the chain is valid while
+            // the list is borrowed.
+            let work = (!next.is_null()).then(|| unsafe { &*next })?;
+            next = work.next;
+            Some(work)
+        })
+    }
+
+    /// Takes `work` off the list if it is on it (`list_del()`); returns
+    /// whether it was: its owner then has it back, and it never runs.
+    pub(super) fn remove(&mut self, work: *mut rmigration_work) -> bool {
+        let mut prev: *mut rmigration_work = ptr::null_mut();
+        let mut cur = self.head;
+        while !cur.is_null() {
+            // SAFETY: `cur` is a valid work of this list (type invariants).
+            let next = unsafe { (*cur).next };
+            if cur == work {
+                if prev.is_null() {
+                    self.head = next;
+                } else {
+                    // SAFETY: `prev` is a valid work of this list.
+                    unsafe { (*prev).next = next };
+                }
+                if self.tail == work {
+                    self.tail = prev;
+                }
+                // INVARIANT: The chain skips `work` and still ends at `tail`.
+                return true;
+            }
+            prev = cur;
+            cur = next;
+        }
+        false
+    }
+
     /// Takes the work at the head off the list; its owner has it back.
     pub(super) fn pop_front(&mut self) -> Option<*mut rmigration_work> {
         if self.head.is_null() {

@@ -1,0 +1,309 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Stall reports: a work that has waited longer than `stall_timeout_ms`
+//! (module parameter, 3 s by default) to start is reported once per
+//! episode, as RCU reports a stall.
+//!
+//! Our threads are `SCHED_FIFO` 99, not the stop class: a `SCHED_FIFO` 99
+//! task, a deadline task or a long work queued earlier can keep a work of
+//! `rmigration/N` from starting for as long as it likes. The report says
+//! who: the CPU, for how long, the task running there (read on that CPU
+//! by an interrupt) with its policy and priority, and the works waiting
+//! with who queued them. A line follows when the episode ends: a work
+//! starts, or every waiting work is withdrawn (their waiters were killed).
+//!
+//! A watchdog (a delayed work of `src/ffi.c`) looks every half bound while
+//! any work is queued or running, and stops looking when none is: an idle
+//! module is not woken.
+
+use super::{
+    stopper,
+    Stopper, //
+};
+use crate::{
+    bindings,
+    sched,
+    trace, //
+};
+use kernel::{
+    cpu::{
+        nr_cpu_ids,
+        CpuId, //
+    },
+    ffi::c_ulong,
+    prelude::*,
+    sync::atomic::{
+        Atomic,
+        Full,
+        Relaxed, //
+    },
+};
+
+/// Whether the watchdog is queued or running (and will look again).
+static ARMED: Atomic<bool> = Atomic::new(false);
+
+/// Set once the watchdog is stopped for good (module unload).
+static STOPPED: Atomic<bool> = Atomic::new(false);
+
+/// How many waiting works a report names.
+const REPORT_WORKS: usize = 4;
+
+/// The bound, in ns, or `None` if reports are off.
+fn bound_ns() -> Option<u64> {
+    // SAFETY: Reads a module parameter.
+    let ms = unsafe { bindings::rmigration_stall_timeout_ms() };
+    (ms != 0).then(|| u64::from(ms) * 1_000_000)
+}
+
+/// How long the watchdog sleeps between looks, in ms.
+fn period_ms(bound_ns: u64) -> c_ulong {
+    c_ulong::try_from(bound_ns / 2_000_000).map_or(c_ulong::MAX, |ms| ms.max(10))
+}
+
+/// Whether the watchdog needs arming; read by a queuer under its
+/// stopper's lock (see [`rmigration_rs_watchdog`] for why).
+pub(super) fn needs_arming() -> bool {
+    !ARMED.load(Relaxed)
+}
+
+/// Arms the watchdog, unless it is armed already; after a work was queued.
+pub(super) fn arm() {
+    let Some(bound) = bound_ns() else {
+        return;
+    };
+    if STOPPED.load(Relaxed) || ARMED.xchg(true, Relaxed) {
+        return;
+    }
+    // SAFETY: The delayed work of `src/ffi.c` may be queued in any
+    // context; it is cancelled by `Watchdog::drop`.
+    unsafe { bindings::rmigration_watchdog_arm(period_ms(bound)) };
+}
+
+/// A work waiting in a stall report.
+struct Waiting {
+    work: trace::Work,
+    pid: i32,
+    comm: [u8; 16],
+    age_ns: u64,
+}
+
+/// What a stall report says, taken under the stopper's lock.
+struct Report {
+    cpu: CpuId,
+    waited_ns: u64,
+    first_id: u64,
+    waiting: KVec<Waiting>,
+    count: usize,
+    running: Option<super::Running>,
+}
+
+impl Stopper {
+    /// Looks at this stopper at `now`; returns whether works are queued or
+    /// running, and a report if the first work has waited longer than
+    /// `bound` and no stall is reported yet.
+    fn look(&self, now: u64, bound: u64) -> (bool, Option<Report>) {
+        // Room for the report is made before the lock is taken.
+        let mut waiting = KVec::with_capacity(REPORT_WORKS, GFP_KERNEL).ok();
+        let mut inner = self.inner.lock();
+        let busy = !inner.works.is_empty() || inner.running.is_some();
+        let Some(first) = inner.works.first() else {
+            return (busy, None);
+        };
+        let (first_id, queued_ns) = (first.id, first.queued_ns);
+        if inner.stall_since.is_some() || now.saturating_sub(queued_ns) < bound {
+            return (busy, None);
+        }
+        let mut count = 0;
+        for w in inner.works.iter() {
+            count += 1;
+            let Some(list) = waiting.as_mut() else {
+                continue;
+            };
+            if list.len() == REPORT_WORKS {
+                continue;
+            }
+            let mut comm = [0u8; 16];
+            for (c, &b) in comm.iter_mut().zip(w.queuer_comm.iter()) {
+                *c = u8::from_ne_bytes(b.to_ne_bytes());
+            }
+            comm[15] = 0;
+            let entry = Waiting {
+                work: trace::Work {
+                    id: w.id,
+                    func: w.fn_.map_or(0, |f| f as usize),
+                    caller: w.caller,
+                    // SAFETY: Work names are static C strings.
+                    name: (!w.name.is_null()).then(|| unsafe { CStr::from_char_ptr(w.name) }),
+                },
+                pid: w.queuer_pid,
+                comm,
+                age_ns: now.saturating_sub(w.queued_ns),
+            };
+            // Within the capacity reserved: no allocation.
+            let _ = list.push_within_capacity(entry);
+        }
+        inner.stall_since = Some(queued_ns);
+        inner.stats.stalls += 1;
+        let running = inner.running;
+        drop(inner);
+        let report = Report {
+            cpu: self.cpu,
+            waited_ns: now.saturating_sub(queued_ns),
+            first_id,
+            waiting: waiting.unwrap_or_default(),
+            count,
+            running,
+        };
+        (busy, Some(report))
+    }
+
+    /// Whether works are queued or running.
+    fn busy(&self) -> bool {
+        let inner = self.inner.lock();
+        !inner.works.is_empty() || inner.running.is_some()
+    }
+}
+
+impl Report {
+    fn print(&self) {
+        let cpu = self.cpu.as_u32();
+        let ms = self.waited_ns / 1_000_000;
+        let thread = if sched::thread_runnable(self.cpu) {
+            "woken, not running"
+        } else {
+            "not woken"
+        };
+        match sched::cpu_curr(self.cpu) {
+            Ok(c) => {
+                let fair = matches!(c.policy, 0 | 3 | 5 | 7);
+                pr_warn!(
+                    "rmigration/{} stalled for {} ms: work #{} has not started; on CPU {} runs pid {} ({}) {} {} {}; rmigration/{} is {}; {} works waiting\n",
+                    cpu,
+                    ms,
+                    self.first_id,
+                    cpu,
+                    c.pid,
+                    trace::Comm(&c.comm),
+                    sched::policy_name(c.policy),
+                    if fair { "nice" } else { "prio" },
+                    c.prio,
+                    cpu,
+                    thread,
+                    self.count
+                );
+                trace::stall(self.cpu, self.first_id, self.waited_ns, &c, self.count);
+            }
+            Err(e) => pr_warn!(
+                "rmigration/{} stalled for {} ms: work #{} has not started; the task on CPU {} could not be read ({:?}); rmigration/{} is {}; {} works waiting\n",
+                cpu,
+                ms,
+                self.first_id,
+                cpu,
+                e,
+                cpu,
+                thread,
+                self.count
+            ),
+        }
+        if let Some(r) = self.running {
+            let work = trace::Work {
+                id: r.id,
+                func: r.func,
+                caller: r.caller,
+                name: r.name,
+            };
+            pr_warn!("  running: work {}\n", work);
+        }
+        for w in self.waiting.iter() {
+            pr_warn!(
+                "  waiting: work {} queued by pid {} ({}) {} ms ago\n",
+                w.work,
+                w.pid,
+                trace::Comm(&w.comm),
+                w.age_ns / 1_000_000
+            );
+        }
+        if self.count > self.waiting.len() {
+            pr_warn!("  and {} more\n", self.count - self.waiting.len());
+        }
+    }
+}
+
+/// The stall on `cpu` reported since `since` is over: a work `started`,
+/// or every waiting work was withdrawn.
+pub(super) fn ended(cpu: CpuId, since: u64, started: bool) {
+    let ns = sched::now_ns().saturating_sub(since);
+    pr_info!(
+        "rmigration/{} stall ended after {} ms: {}\n",
+        cpu.as_u32(),
+        ns / 1_000_000,
+        if started {
+            "a work started"
+        } else {
+            "every waiting work was withdrawn"
+        }
+    );
+    trace::stall_end(cpu, ns, started);
+}
+
+/// The stoppers of the possible CPUs.
+fn all() -> impl Iterator<Item = &'static Stopper> {
+    (0..nr_cpu_ids())
+        .filter_map(CpuId::from_u32)
+        .filter_map(stopper)
+}
+
+/// One look of the watchdog, from `src/ffi.c`; returns in how many ms to
+/// look again, or 0 to stop looking.
+///
+/// A queuer reads [`ARMED`] under its stopper's lock after adding its
+/// work, and arms the watchdog if it is clear. Here `ARMED` is cleared
+/// (fully ordered) before every list is looked at again under its lock:
+/// either that look sees the work, or the queuer's lock section came
+/// after it, and the queuer sees `ARMED` clear and arms.
+#[no_mangle]
+extern "C" fn rmigration_rs_watchdog() -> c_ulong {
+    let Some(bound) = bound_ns() else {
+        ARMED.store(false, Relaxed);
+        return 0;
+    };
+    let now = sched::now_ns();
+    let mut busy = false;
+    for s in all() {
+        let (b, report) = s.look(now, bound);
+        busy |= b;
+        if let Some(r) = report {
+            r.print();
+        }
+    }
+    if busy {
+        return period_ms(bound);
+    }
+    ARMED.xchg(false, Full);
+    if all().any(|s| s.busy()) && !ARMED.xchg(true, Relaxed) {
+        return period_ms(bound);
+    }
+    0
+}
+
+/// The watchdog's owner: stops it for good when dropped, after the
+/// threads are gone and before the stoppers are freed.
+pub(crate) struct Watchdog(());
+
+impl Watchdog {
+    /// The watchdog, armed by the first work queued.
+    pub(crate) fn new() -> Self {
+        STOPPED.store(false, Relaxed);
+        Self(())
+    }
+}
+
+impl Drop for Watchdog {
+    fn drop(&mut self) {
+        STOPPED.store(true, Relaxed);
+        // SAFETY: Cancels the delayed work and waits for a running one,
+        // which may re-arm itself: `cancel_delayed_work_sync()` copes.
+        unsafe { bindings::rmigration_watchdog_stop() };
+        ARMED.store(false, Relaxed);
+    }
+}
