@@ -7,8 +7,9 @@
 # stall_timeout_ms=500. For each hook that waits for such a work
 # (stop_one_cpu, migrate, stop_two_cpus, stop_machine, swap):
 #  - the writer blocks, in D or S state, and the kernel log reports the
-#    stall once: "rmigration/N stalled:", naming the busy loop (its pid,
-#    SCHED_FIFO prio 99) and the waiting work, queued by the writer;
+#    stall once ("rmigration/N stalled for MS ms: ..."), naming the busy
+#    loop (its pid, SCHED_FIFO prio 99) and the waiting work, queued by
+#    the writer;
 #  - SIGKILL ends the writer within seconds; its work is withdrawn, never
 #    run (the withdrawn column of the stats), the works of a multi-CPU stop
 #    that had started leave, and the log says the stall ended.
@@ -53,9 +54,11 @@ kills=0
 # could not end gets its work run and returns. Only processes not reaped
 # yet are in writers and helpers (see reap).
 cleanup() {
+	local p
 	{
-		[ "${#writers[@]}" -eq 0 ] || kill -9 "${writers[@]}"
-		[ "${#helpers[@]}" -eq 0 ] || kill -9 "${helpers[@]}"
+		for p in "${writers[@]}" "${helpers[@]}"; do
+			gone "$p" || kill -9 "$p"
+		done
 		wait
 	} 2>/dev/null
 	rm -rf "$out"
@@ -275,7 +278,8 @@ q0=$(stats_sum 3) r0=$(stats_sum 4) w0=$(stats_sum 8) s0=$(stats_sum 9)
 # The case under way: CASE is none (no writer), waiting (a writer in its
 # write), returned (the write returned, wrongly) or returned_ok (swap only:
 # the tasks moved and the write refused at once).
-stall_lines() { log_since "$cmark" | grep "rmigration: rmigration/$cpu stalled:"; }
+# The first line of a report: "rmigration/N stalled for MS ms: ...".
+stall_lines() { log_since "$cmark" | grep -E "rmigration: rmigration/$cpu stalled( for [0-9]+ ms)?:"; }
 stall_reported() { stall_lines | grep -q .; }
 queued_or_returned() { writer_done || [ "$(stats_cpu "$cpu" 3)" -gt "$q_before" ]; }
 
@@ -316,7 +320,7 @@ blocks() {
 	# bound; 3 times and 2 s allowed.
 	now_ms
 	if ! wait_ms $((t_start + 3 * STALL_MS + 2000 - NOW)) stall_reported; then
-		ktap_print_msg "$name: no 'rmigration/$cpu stalled:' line within $((3 * STALL_MS + 2000)) ms; the module's log:"
+		ktap_print_msg "$name: no 'rmigration/$cpu stalled' line within $((3 * STALL_MS + 2000)) ms; the module's log:"
 		show_log "$cmark"
 		return 1
 	fi
@@ -327,7 +331,7 @@ blocks() {
 	ktap_print_msg "after $t_report ms: $line"
 	ms=$(grep -oE ' for [0-9]+ ms' <<<"$line" | head -1)
 	ms=${ms//[!0-9]/}
-	waiting=$(log_since "$cmark" | grep -E "rmigration: +waiting: work #[0-9]+ \(.*\) queued by pid $WRITER \(")
+	waiting=$(log_since "$cmark" | grep -E "rmigration: +waiting: work #[0-9]+ .* queued by pid $WRITER \(")
 	[ -n "$waiting" ] && ktap_print_msg "${waiting#*] }"
 	# Two more looks of the watchdog, and more: still one report.
 	sleep_ms $((2 * STALL_MS))
@@ -508,8 +512,10 @@ fi
 # 5. No busy loop: a machine stop queued behind 1 s of nowait works on
 # $cpu waits about 1 s; its participants that started sleep meanwhile.
 WINDOW_MS=800
+hog_dead=0
 hog_killed() {
 	sigkill "$hog" || { ktap_print_msg "the busy loop, pid $hog, is still there"; return 1; }
+	hog_dead=1
 }
 BACKLOG_OK=0
 backlog() {
@@ -554,7 +560,7 @@ ktap_check "meanwhile a normal task on CPU $c0 keeps >= 90% of its idle loop rat
 
 # 6. The end: CPU $cpu runs works again, the counters agree.
 last_one() {
-	gone "$hog" || hog_killed || return 1
+	[ "$hog_dead" = 1 ] || hog_killed || return 1
 	expect_write "$DEBUGFS/stop_one_cpu" "$cpu" ok
 }
 ktap_check "a last stop_one_cpu on CPU $cpu succeeds" last_one
@@ -575,7 +581,7 @@ ktap_check "every work queued was run or withdrawn (stats: queued = run + withdr
 stalls() {
 	local ds reports ends
 	ds=$(($(stats_sum 9) - s0))
-	reports=$(log_since "$mark" | grep -cE 'rmigration: rmigration/[0-9]+ stalled:')
+	reports=$(log_since "$mark" | grep -cE 'rmigration: rmigration/[0-9]+ stalled( for [0-9]+ ms)?:')
 	ends=$(log_since "$mark" | grep -cE 'rmigration: rmigration/[0-9]+ stall ended after')
 	ktap_print_msg "stalls counter +$ds; in the log: $reports stall reports, $ends stall ends"
 	[ "$ds" -ge 1 ] && [ "$ds" = "$reports" ]
@@ -585,15 +591,14 @@ ktap_check "the stalls counter grew, by the number of stall reports in the log" 
 # The sleeping task goes; every writer has returned or was killed.
 none_left() {
 	local p r=0
+	# Only the sleeping task should still run.
 	for p in "${writers[@]}" "${helpers[@]}"; do
-		# Only the sleeping task should be there.
-		if sigkill "$p"; then
-			[ "$p" = "$sl" ] || ktap_print_msg "pid $p was left, and is gone now"
-		else
-			ktap_print_msg "pid $p is still there"
-			show_task "$p"
-			r=1
+		if gone "$p"; then
+			reap "$p"
+			continue
 		fi
+		[ "$p" = "$sl" ] || { ktap_print_msg "pid $p is left:"; show_task "$p"; r=1; }
+		sigkill "$p" || { ktap_print_msg "pid $p does not end on SIGKILL"; r=1; }
 	done
 	[ "$r" = 0 ] || return 1
 	[ -z "$(jobs -p)" ] || { ktap_print_msg "jobs left: $(jobs -p | paste -sd' ')"; return 1; }
