@@ -82,10 +82,13 @@ void rmigration_watchdog_arm(unsigned long ms)
 	queue_delayed_work(system_unbound_wq, &rmigration_watchdog, msecs_to_jiffies(ms));
 }
 
-/* Waits for a running watchdog and cancels a pending one, re-arming or not. */
+/*
+ * Waits for a running watchdog, cancels a pending one and keeps it from
+ * being queued again: an arm() racing with unload is a no-op.
+ */
 void rmigration_watchdog_stop(void)
 {
-	cancel_delayed_work_sync(&rmigration_watchdog);
+	disable_delayed_work_sync(&rmigration_watchdog);
 }
 
 /* What a stall report says of the task on a CPU, read there by an IPI. */
@@ -364,7 +367,7 @@ EXPORT_SYMBOL_GPL(rmigration_stop_two_cpus_killable);
  * is taken for the call). Not from an rmigration work (-EDEADLK).
  *
  * RETURNS: -EINVAL if @fn is NULL; -ENOENT if a CPU of @cpus is offline,
- * and then nothing ran; otherwise the first non-zero return value of @fn
+ * and then nothing ran; otherwise the last non-zero return value of @fn
  * on any CPU, or 0.
  */
 int rmigration_stop_machine(rmigration_fn_t fn, void *arg,
@@ -516,9 +519,16 @@ int rmigration_set_cpus_allowed_mask(struct task_struct *p, const struct cpumask
 	return set_cpus_allowed_ptr(p, mask);
 }
 
+/*
+ * The CPUs @p asked for: its sched_setaffinity() mask if it has one,
+ * else its cpus_mask (not cpus_ptr, which is one CPU while @p is in a
+ * migrate_disable() section), read under @p's pi_lock as the scheduler
+ * writes them.
+ */
 void rmigration_task_cpus_allowed(struct task_struct *p, struct cpumask *mask)
 {
-	cpumask_copy(mask, p->cpus_ptr);
+	guard(raw_spinlock_irqsave)(&p->pi_lock);
+	cpumask_copy(mask, p->user_cpus_ptr ?: &p->cpus_mask);
 }
 
 bool rmigration_cpu_active(unsigned int cpu)

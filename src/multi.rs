@@ -38,8 +38,9 @@
 //!   started, the last one waking the others ([`Lockstep::gather`]). Only
 //!   then do they arrive in PREPARE and spin, with preemption off but
 //!   interrupts on (they answer IPIs): every participant was running or
-//!   just woken at `SCHED_FIFO` 99 a moment ago, so the spin lasts about a
-//!   wake-up latency, not as long as a partner is kept away.
+//!   just woken at `SCHED_FIFO` 99 a moment ago, so what the spin waits
+//!   for is a wake-up latency, not a partner kept away: it is bounded by a
+//!   budget (below) that normally covers that latency.
 //! - **Still not the stop class.** Something that preempts a participant
 //!   before its interrupts are off (the kernel's own stopper, a deadline
 //!   task, or a `SCHED_FIFO` 99 task that comes between the gathering and
@@ -62,6 +63,10 @@
 //!   machine is in PREPARE aborts it: the participants that started leave
 //!   (the sleeping ones are woken), the works that did not are withdrawn
 //!   from their lists. After PREPARE the stop is bounded and waited for.
+//!   Not yet covered: a participant that started, slept, and is woken to a
+//!   CPU that a `SCHED_FIFO` 99 task took meanwhile. Its partners sleep
+//!   (they do not spin), but a killed caller waits for it to leave, and
+//!   the stall report does not name it (its work has started).
 //!
 //! Unload cannot overlap a stop: hooks are removed (waiting for their
 //! writers) and C API users hold a reference on the module.
@@ -581,7 +586,8 @@ fn stop_cpus(
     let mut given_up = false;
     let ret = match killable.then(|| done.wait_all_killable()).flatten() {
         Some(ret) => ret,
-        None if killable && ls.give_up() => {
+        // Given up here, or already when not every work could be queued.
+        None if killable && (ls.give_up() || queued < n) => {
             // Killed in PREPARE: the works that have not started never
             // will; those that have see ABORT (or are woken to) and leave.
             given_up = true;

@@ -15,7 +15,8 @@
 //! A thread kept off its CPU (a `SCHED_FIFO` 99 task there) keeps `rmmod`
 //! waiting, uninterruptibly, in `smpboot_unregister_percpu_thread()` until
 //! the CPU is free again: the thread then runs what is queued on it and
-//! stops. Nothing is lost meanwhile; the stall was reported before.
+//! stops. Nothing is lost meanwhile; a work that waited
+//! `stall_timeout_ms` before the unload began was reported.
 
 mod bindings;
 mod hooks;

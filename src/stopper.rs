@@ -24,7 +24,10 @@
 //! Differences from the kernel's stopper: the threads are `SCHED_FIFO` at
 //! the highest real-time priority rather than in the stop scheduling class
 //! (`sched_set_stop_task()` is not exported), so works run preemptibly and may
-//! sleep, but only `SCHED_DEADLINE` tasks and interrupts can delay them.
+//! sleep, and a `SCHED_FIFO` 99 task, a deadline task, interrupts or a long
+//! work queued earlier can delay them for as long as they like: such a
+//! stall is reported ([`stall`]), and a killable waiter can withdraw its
+//! work ([`Stopper::withdraw`]).
 
 mod capi;
 mod stall;

@@ -169,9 +169,9 @@ impl Report {
         let cpu = self.cpu.as_u32();
         let ms = self.waited_ns / 1_000_000;
         let thread = if sched::thread_runnable(self.cpu) {
-            "woken, not running"
+            "runnable"
         } else {
-            "not woken"
+            "asleep"
         };
         match sched::cpu_curr(self.cpu) {
             Ok(c) => {
