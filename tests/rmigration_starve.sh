@@ -470,14 +470,14 @@ usable() {
 	if [ "$ok" = 1 ]; then
 		for c in $parts; do thread_sleeps "$c" || ok=0; done
 		for c in "$@"; do pend[c]=0; done
-		for try in 1 2; do
+		for try in 1 2 3; do
 			rates "$@"
 			p=0
 			for c in "$@"; do
 				[ "${COUNT[c]}" -gt "${pend[c]}" ] && pend[c]=${COUNT[c]}
 				[ $((pend[c] * 10)) -ge $((base[c] * 9)) ] || p=1
 			done
-			# Take the better of 2 runs: TCG is noisy.
+			# Take the best of 3 runs: TCG is noisy.
 			[ "$p" = 0 ] && break
 		done
 		writer_waits || { ktap_print_msg "$name: the writer stopped waiting during the measure: '$(writer_result)'"; ok=0; }
@@ -524,7 +524,7 @@ backlog() {
 	rates "$c0"
 	base=${COUNT[c0]}
 	BACKLOG_BASE=$base
-	for try in 1 2; do
+	for try in 1 2 3; do
 		expect_write "$DEBUGFS/nowait" "$cpu 10 100000" ok || return 1
 		start_writer "$S" "$c0"
 		rates "$c0"
@@ -556,7 +556,11 @@ backlog_usable() {
 	[ "$BACKLOG_OK" = 1 ] && [ $((BACKLOG_PEND * 10)) -ge $((BACKLOG_BASE * 9)) ]
 }
 ktap_check "no busy loop, 10 nowait works of 100 ms on CPU $cpu, then stop_machine '$c0' behind them: it returns ok, ret=0" backlog
-ktap_check "meanwhile a normal task on CPU $c0 keeps >= 90% of its idle loop rate" backlog_usable
+if [ "$BACKLOG_OK" = 1 ]; then
+	ktap_check "meanwhile a normal task on CPU $c0 keeps >= 90% of its idle loop rate" backlog_usable
+else
+	ktap_test_skip "a normal task on CPU $c0 during a machine stop behind 1 s of nowait works: in 3 tries the stop never waited 200 ms of a measuring window (a slow guest), no measure"
+fi
 
 # 6. The end: CPU $cpu runs works again, the counters agree.
 last_one() {
