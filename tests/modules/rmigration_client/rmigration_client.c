@@ -295,6 +295,18 @@ static void check_multi(void)
 	       atomic_read(&calls) == 0,
 	       "multi-CPU stops refuse the same CPU twice, a CPU out of range and a NULL function with -EINVAL");
 
+	/* The killable forms, with no signal pending, do what the others do. */
+	memset(&seen, 0, sizeof(seen));
+	ret = rmigration_stop_two_cpus_killable(cpu2, cpu1, record_multi, &seen);
+	report(ret == 7 && atomic_read(&seen.calls) == 1 && seen.ran_on == BIT(cpu2) &&
+	       rmigration_stop_machine_killable(never_called, &calls, NULL) == 0 &&
+	       atomic_read(&calls) == 1 &&
+	       rmigration_stop_one_cpu_killable(cpu1, record_cpu, &last) == 42 && last == cpu1 &&
+	       rmigration_stop_one_cpu_killable(nr_cpu_ids, never_called, &calls) == -EINVAL,
+	       "the _killable forms run the function and return its result as the others do");
+	atomic_set(&calls, 0);
+	last = -1;
+
 	memset(&seen, 0, sizeof(seen));
 	ret = rmigration_stop_machine(record_multi, &seen, NULL);
 	report(ret == (cpu1 == 0 ? 0 : 7) && atomic_read(&seen.calls) == 1 &&
