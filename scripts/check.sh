@@ -123,6 +123,7 @@ if [ $# -eq 0 ] && [ -z "${KDIR:-}" ] && [ "${RMIGRATION_DEBUG:-1}" = 1 ]; then
 	vm debug 4 "KDIR=$dkdir RMIGRATION_KO=$dmod/rmigration.ko \
 		RMIGRATION_CLIENT_KO=$dmod/tests/modules/rmigration_client/rmigration_client.ko \
 		TORTURE_SECONDS=${TORTURE_SECONDS:-90} FUZZ_SECONDS=${FUZZ_SECONDS:-20} \
+		RMIGRATION_STARVE_RATES=0 \
 		tests/runner.sh $DEBUG_TESTS"
 	log "debug kernel suites finished after $(( $(date +%s) - start )) s"
 fi

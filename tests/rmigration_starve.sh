@@ -457,7 +457,7 @@ thread_sleeps() {
 usable() {
 	local name=$1 file=$2 text=$3 parts=$4 c ok=1 base=() pend=() try p
 	shift 4
-	for c in "$@"; do USABLE[c]=0; done
+	for c in "$@"; do USABLE[c]=0; SLEPT[c]=0; done
 	q_before=$(stats_cpu "$cpu" 3)
 	rates "$@"
 	for c in "$@"; do base[c]=${COUNT[c]}; done
@@ -491,20 +491,37 @@ usable() {
 	fi
 	for c in "$@"; do
 		ktap_print_msg "$name '$text': CPU $c: ${base[c]} loop turns in $WINDOW_MS ms with nothing waiting, ${pend[c]:-0} while it waits ($(pct "${pend[c]:-0}" "${base[c]}")%)"
+		[ "$ok" = 1 ] && SLEPT[c]=1
 		[ "$ok" = 1 ] && [ $((pend[c] * 10)) -ge $((base[c] * 9)) ] && USABLE[c]=1
 	done
 }
-usable_ok() { [ "${USABLE[$1]}" = 1 ]; }
+# With RMIGRATION_STARVE_RATES=0 (the debug kernel: under KASAN a vCPU's
+# loop rate swings by 40% between two idle windows) the rates are printed
+# but only the rest is checked: the participants sleep, the writer waits
+# and dies on SIGKILL.
+RATES=${RMIGRATION_STARVE_RATES:-1}
+if [ "$RATES" = 1 ]; then
+	RATE_TEXT="keeps >= 90% of its loop rate"
+else
+	RATE_TEXT="runs (loop rate not checked: RMIGRATION_STARVE_RATES=0)"
+fi
+usable_ok() {
+	if [ "$RATES" = 1 ]; then
+		[ "${USABLE[$1]}" = 1 ]
+	else
+		[ "${SLEPT[$1]}" = 1 ]
+	fi
+}
 
 usable stop_two_cpus "$T" "$c0 $cpu" "$c0" "$c0"
-ktap_check "stop_two_cpus '$c0 $cpu' waiting for CPU $cpu: rmigration/$c0 sleeps, a normal task on CPU $c0 keeps >= 90% of its loop rate" usable_ok "$c0"
+ktap_check "stop_two_cpus '$c0 $cpu' waiting for CPU $cpu: rmigration/$c0 sleeps, a normal task on CPU $c0 $RATE_TEXT" usable_ok "$c0"
 
 machine_cpus=("$c0")
 [ "$n" -ge 3 ] && machine_cpus+=("$c1")
 usable stop_machine "$S" "$c0" "${cpus[*]:0:n-1}" "${machine_cpus[@]}"
-ktap_check "stop_machine '$c0' waiting for CPU $cpu: its other CPUs' threads sleep, a normal task on CPU $c0 keeps >= 90% of its loop rate" usable_ok "$c0"
+ktap_check "stop_machine '$c0' waiting for CPU $cpu: its other CPUs' threads sleep, a normal task on CPU $c0 $RATE_TEXT" usable_ok "$c0"
 if [ "$n" -ge 3 ]; then
-	ktap_check "the same on CPU $c1: a normal task keeps >= 90% of its loop rate" usable_ok "$c1"
+	ktap_check "the same on CPU $c1: a normal task $RATE_TEXT" usable_ok "$c1"
 else
 	ktap_test_skip "stop_machine waiting, CPU $c1 usable: fewer than 3 CPUs online, CPU $c1 is the busy loop's"
 fi
@@ -556,7 +573,9 @@ backlog_usable() {
 	[ "$BACKLOG_OK" = 1 ] && [ $((BACKLOG_PEND * 10)) -ge $((BACKLOG_BASE * 9)) ]
 }
 ktap_check "no busy loop, 10 nowait works of 100 ms on CPU $cpu, then stop_machine '$c0' behind them: it returns ok, ret=0" backlog
-if [ "$BACKLOG_OK" = 1 ]; then
+if [ "$RATES" != 1 ]; then
+	ktap_test_skip "a normal task on CPU $c0 during a machine stop behind 1 s of nowait works: loop rate not checked (RMIGRATION_STARVE_RATES=0)"
+elif [ "$BACKLOG_OK" = 1 ]; then
 	ktap_check "meanwhile a normal task on CPU $c0 keeps >= 90% of its idle loop rate" backlog_usable
 else
 	ktap_test_skip "a normal task on CPU $c0 during a machine stop behind 1 s of nowait works: in 3 tries the stop never waited 200 ms of a measuring window (a slow guest), no measure"
