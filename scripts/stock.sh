@@ -234,6 +234,7 @@ guest() {
 		"RMIGRATION_KO=$mod/rmigration.ko" \
 		"RMIGRATION_CLIENT_KO=$mod/tests/modules/rmigration_client/rmigration_client.ko" \
 		"RMIGRATION_BENCH_KO=$mod/tests/modules/rmigration_bench/rmigration_bench.ko" \
+		"RMIGRATION_STARVE_RATES=0" \
 		"tests/runner.sh rmigration_distro.sh ${*:-$STOCK_TESTS}"
 }
 
