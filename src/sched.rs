@@ -372,17 +372,19 @@ pub(crate) fn cpu_curr(cpu: CpuId) -> Result<Curr> {
     // SAFETY: `info` is valid for writes until the call returns, which
     // waits for the interrupt.
     to_result(unsafe { ffi_bindings::rmigration_cpu_curr(cpu.into(), &mut info) })?;
-    let mut comm = [0u8; 16];
-    for (c, &i) in comm.iter_mut().zip(info.comm.iter()) {
-        *c = u8::from_ne_bytes(i.to_ne_bytes());
-    }
-    comm[15] = 0;
     Ok(Curr {
         pid: info.pid,
-        comm,
+        comm: comm_from_c(&info.comm),
         policy: info.policy,
         prio: info.prio,
     })
+}
+
+/// A task name copied from C (`char comm[16]`), NUL-terminated.
+pub(crate) fn comm_from_c(c: &[kernel::ffi::c_char; 16]) -> [u8; 16] {
+    let mut comm = c.map(|b| u8::from_ne_bytes(b.to_ne_bytes()));
+    comm[15] = 0;
+    comm
 }
 
 /// The name of a scheduling policy.

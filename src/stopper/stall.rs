@@ -122,11 +122,7 @@ impl Stopper {
             if list.len() == REPORT_WORKS {
                 continue;
             }
-            let mut comm = [0u8; 16];
-            for (c, &b) in comm.iter_mut().zip(w.queuer_comm.iter()) {
-                *c = u8::from_ne_bytes(b.to_ne_bytes());
-            }
-            comm[15] = 0;
+            let comm = sched::comm_from_c(&w.queuer_comm);
             let entry = Waiting {
                 work: trace::Work {
                     id: w.id,
