@@ -100,8 +100,12 @@ static void rmigration_read_curr(void *arg)
 	info->pid = task_pid_nr(p);
 	strscpy(info->comm, p->comm, sizeof(info->comm));
 	info->policy = p->policy;
-	info->prio = p->policy == SCHED_FIFO || p->policy == SCHED_RR ||
-		     p->policy == SCHED_DEADLINE ? p->rt_priority : task_nice(p);
+	if (p->policy == SCHED_FIFO || p->policy == SCHED_RR)
+		info->prio = p->rt_priority;
+	else if (p->policy == SCHED_DEADLINE)
+		info->prio = 0;
+	else
+		info->prio = task_nice(p);
 }
 
 int rmigration_cpu_curr(unsigned int cpu, struct rmigration_task_info *info)

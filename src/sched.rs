@@ -361,8 +361,42 @@ pub(crate) struct Curr {
     pub(crate) comm: [u8; 16],
     /// Its scheduling policy (`SCHED_*`).
     pub(crate) policy: i32,
-    /// Its real-time priority, or its nice value for a fair task.
+    /// Its real-time priority, its nice value for a fair task, 0 for a
+    /// deadline task.
     pub(crate) prio: i32,
+}
+
+impl Curr {
+    /// Whether this task can keep a `SCHED_FIFO` 99 thread that is
+    /// runnable on its CPU from running: a `SCHED_FIFO`/`SCHED_RR` 99
+    /// task, or a deadline task. Any other task runs there only because
+    /// the thread is not runnable, or by the fair server's reserve.
+    pub(crate) fn holds_off_fifo_max(&self) -> bool {
+        match self.policy {
+            1 | 2 => self.prio >= 99,
+            6 => true,
+            _ => false,
+        }
+    }
+
+    /// How its priority reads in a report: `prio 99`, `nice 0`, or
+    /// nothing for a deadline task.
+    pub(crate) fn prio_words(&self) -> PrioWords {
+        PrioWords(self.policy, self.prio)
+    }
+}
+
+/// The priority of a [`Curr`], formatted.
+pub(crate) struct PrioWords(i32, i32);
+
+impl kernel::fmt::Display for PrioWords {
+    fn fmt(&self, f: &mut kernel::fmt::Formatter<'_>) -> kernel::fmt::Result {
+        match self.0 {
+            1 | 2 => write!(f, " prio {}", self.1),
+            6 => Ok(()),
+            _ => write!(f, " nice {}", self.1),
+        }
+    }
 }
 
 /// The task running on `cpu` now, read on `cpu` by an interrupt; process

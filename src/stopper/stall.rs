@@ -8,8 +8,9 @@
 //! task, a deadline task or a long work queued earlier can keep a work of
 //! `rmigration/N` from starting for as long as it likes. The report says
 //! who: the CPU, for how long, the task running there (read on that CPU
-//! by an interrupt) with its policy and priority, and the works waiting
-//! with who queued them. A line follows when the episode ends: a work
+//! by an interrupt, again if it is not one that can hold the thread off)
+//! with its policy and priority, and the works waiting with who queued
+//! them. A line follows when the episode ends: a work
 //! starts, or every waiting work is withdrawn (their waiters were killed).
 //!
 //! A watchdog (a delayed work of `src/ffi.c`) looks every half bound while
@@ -36,6 +37,10 @@ use kernel::{
         Atomic,
         Full,
         Relaxed, //
+    },
+    time::{
+        delay::fsleep,
+        Delta, //
     },
 };
 
@@ -99,19 +104,29 @@ struct Report {
 
 impl Stopper {
     /// Looks at this stopper at `now`; returns whether works are queued or
-    /// running, and a report if the first work has waited longer than
-    /// `bound` and no stall is reported yet.
-    fn look(&self, now: u64, bound: u64) -> (bool, Option<Report>) {
+    /// running, and whether the first work has waited longer than `bound`
+    /// with no stall reported yet.
+    fn look(&self, now: u64, bound: u64) -> (bool, bool) {
+        let inner = self.inner.lock();
+        let busy = !inner.works.is_empty() || inner.running.is_some();
+        let overdue = inner.stall_since.is_none()
+            && inner
+                .works
+                .first()
+                .is_some_and(|w| now.saturating_sub(w.queued_ns) >= bound);
+        (busy, overdue)
+    }
+
+    /// The report of a stall found by [`Stopper::look`], if it is still
+    /// one at `now`; marks the stall reported.
+    fn report(&self, now: u64, bound: u64) -> Option<Report> {
         // Room for the report is made before the lock is taken.
         let mut waiting = KVec::with_capacity(REPORT_WORKS, GFP_KERNEL).ok();
         let mut inner = self.inner.lock();
-        let busy = !inner.works.is_empty() || inner.running.is_some();
-        let Some(first) = inner.works.first() else {
-            return (busy, None);
-        };
+        let first = inner.works.first()?;
         let (first_id, queued_ns) = (first.id, first.queued_ns);
         if inner.stall_since.is_some() || now.saturating_sub(queued_ns) < bound {
-            return (busy, None);
+            return None;
         }
         let mut count = 0;
         for w in inner.works.iter() {
@@ -142,15 +157,14 @@ impl Stopper {
         inner.stats.stalls += 1;
         let running = inner.running;
         drop(inner);
-        let report = Report {
+        Some(Report {
             cpu: self.cpu,
             waited_ns: now.saturating_sub(queued_ns),
             first_id,
             waiting: waiting.unwrap_or_default(),
             count,
             running,
-        };
-        (busy, Some(report))
+        })
     }
 
     /// Whether works are queued or running.
@@ -160,8 +174,34 @@ impl Stopper {
     }
 }
 
+/// How many times, and how far apart, the task on a stalled CPU is read
+/// to find the one that holds `rmigration/N` off.
+const HOLDER_LOOKS: u32 = 5;
+const HOLDER_GAP_MS: i64 = 20;
+
+/// The task on `cpu` that keeps its `rmigration` thread from running.
+///
+/// One read may name another task: a `SCHED_FIFO` 99 loop leaves its CPU
+/// to fair tasks for up to 50 ms of each second (the fair server), and
+/// this watchdog may itself run there. So the CPU is read up to
+/// [`HOLDER_LOOKS`] times, [`HOLDER_GAP_MS`] apart, until the task read
+/// is one that can hold a `SCHED_FIFO` 99 thread off; else the last read
+/// is named.
+fn holder(cpu: CpuId) -> Result<sched::Curr> {
+    let mut looks = 1;
+    loop {
+        let curr = sched::cpu_curr(cpu);
+        match &curr {
+            Ok(c) if !c.holds_off_fifo_max() && looks < HOLDER_LOOKS => {}
+            _ => return curr,
+        }
+        looks += 1;
+        fsleep(Delta::from_millis(HOLDER_GAP_MS));
+    }
+}
+
 impl Report {
-    fn print(&self) {
+    fn print(&self, holder: &Result<sched::Curr>) {
         let cpu = self.cpu.as_u32();
         let ms = self.waited_ns / 1_000_000;
         let thread = if sched::thread_runnable(self.cpu) {
@@ -169,11 +209,10 @@ impl Report {
         } else {
             "asleep"
         };
-        match sched::cpu_curr(self.cpu) {
+        match holder {
             Ok(c) => {
-                let fair = matches!(c.policy, 0 | 3 | 5 | 7);
                 pr_warn!(
-                    "rmigration/{} stalled for {} ms: work #{} has not started; on CPU {} runs pid {} ({}) {} {} {}; rmigration/{} is {}; {} works waiting\n",
+                    "rmigration/{} stalled for {} ms: work #{} has not started; on CPU {} runs pid {} ({}) {}{}; rmigration/{} is {}; {} works waiting\n",
                     cpu,
                     ms,
                     self.first_id,
@@ -181,13 +220,12 @@ impl Report {
                     c.pid,
                     trace::Comm(&c.comm),
                     sched::policy_name(c.policy),
-                    if fair { "nice" } else { "prio" },
-                    c.prio,
+                    c.prio_words(),
                     cpu,
                     thread,
                     self.count
                 );
-                trace::stall(self.cpu, self.first_id, self.waited_ns, &c, self.count);
+                trace::stall(self.cpu, self.first_id, self.waited_ns, c, self.count);
             }
             Err(e) => pr_warn!(
                 "rmigration/{} stalled for {} ms: work #{} has not started; the task on CPU {} could not be read ({:?}); rmigration/{} is {}; {} works waiting\n",
@@ -266,10 +304,16 @@ extern "C" fn rmigration_rs_watchdog() -> c_ulong {
     let now = sched::now_ns();
     let mut busy = false;
     for s in all() {
-        let (b, report) = s.look(now, bound);
+        let (b, overdue) = s.look(now, bound);
         busy |= b;
-        if let Some(r) = report {
-            r.print();
+        if !overdue {
+            continue;
+        }
+        // The holder is read before the stall is marked reported, so that
+        // an end found meanwhile is never logged before its report.
+        let holder = holder(s.cpu);
+        if let Some(r) = s.report(sched::now_ns(), bound) {
+            r.print(&holder);
         }
     }
     if busy {
