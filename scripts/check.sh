@@ -106,8 +106,8 @@ vm() {
 	fi
 }
 
-MAIN_TESTS="rmigration_threads.sh rmigration_stopper.sh rmigration_migrate.sh rmigration_multi.sh rmigration_starve.sh rmigration_events.sh rmigration_fuzz.sh rmigration_bench_smoke.sh"
-DEBUG_TESTS="rmigration_torture.sh rmigration_fuzz.sh rmigration_stopper.sh rmigration_multi.sh rmigration_starve.sh rmigration_events.sh"
+MAIN_TESTS="rmigration_threads.sh rmigration_stopper.sh rmigration_migrate.sh rmigration_multi.sh rmigration_starve.sh rmigration_pinned.sh rmigration_events.sh rmigration_fuzz.sh rmigration_bench_smoke.sh"
+DEBUG_TESTS="rmigration_torture.sh rmigration_fuzz.sh rmigration_stopper.sh rmigration_multi.sh rmigration_starve.sh rmigration_pinned.sh rmigration_events.sh"
 
 vm main 4 "KDIR=$kdir RMIGRATION_HANG=${RMIGRATION_HANG:-0} tests/runner.sh ${*:-$MAIN_TESTS}"
 log "main kernel suites finished after $(( $(date +%s) - start )) s"

@@ -37,7 +37,7 @@ set -euo pipefail
 QUIET_LOCK=/tmp/rmigration-quiet.lock
 # The kselftests of the main kernel (scripts/check.sh), after the
 # distribution checks of rmigration_distro.sh.
-STOCK_TESTS="rmigration_threads.sh rmigration_stopper.sh rmigration_migrate.sh rmigration_multi.sh rmigration_starve.sh rmigration_events.sh rmigration_fuzz.sh rmigration_bench_smoke.sh"
+STOCK_TESTS="rmigration_threads.sh rmigration_stopper.sh rmigration_migrate.sh rmigration_multi.sh rmigration_starve.sh rmigration_pinned.sh rmigration_events.sh rmigration_fuzz.sh rmigration_bench_smoke.sh"
 root() { "$TOP/scripts/llvm-root.sh" --stock "$@"; }
 
 # fetched: the unpacked directory of the first stock kernel already fetched.

@@ -141,6 +141,16 @@ bool rmigration_task_runnable(struct task_struct *p)
 	return READ_ONCE(p->on_cpu) || state == TASK_RUNNING || state == TASK_WAKING;
 }
 
+/*
+ * The task is on its runqueue but another task runs on its CPU: preempted,
+ * or woken behind a task it cannot preempt. (A task woken on a CPU that
+ * has not taken the wake-up yet is not on the runqueue yet.)
+ */
+bool rmigration_task_kept_off(struct task_struct *p)
+{
+	return READ_ONCE(p->on_rq) == TASK_ON_RQ_QUEUED && !READ_ONCE(p->on_cpu);
+}
+
 bool rmigration_need_resched(void)
 {
 	return need_resched();
@@ -511,6 +521,15 @@ bool rmigration_task_affinity_settable(struct task_struct *p)
 	if (p->flags & PF_NO_SETAFFINITY)
 		return false;
 	return !((p->flags & PF_KTHREAD) && p->nr_cpus_allowed == 1);
+}
+
+/*
+ * A deadline task's affinity must span its root domain: sched_setaffinity(2)
+ * says EBUSY otherwise (dl_task_check_affinity(), not exported).
+ */
+bool rmigration_task_deadline(struct task_struct *p)
+{
+	return READ_ONCE(p->policy) == SCHED_DEADLINE;
 }
 
 int rmigration_set_cpus_allowed(struct task_struct *p, unsigned int cpu)

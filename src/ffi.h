@@ -51,6 +51,7 @@ void rmigration_current_comm(char *buf, size_t len);
 
 /* Whether @p is on a CPU, or woken (TASK_WAKING or TASK_RUNNING). */
 bool rmigration_task_runnable(struct task_struct *p);
+bool rmigration_task_kept_off(struct task_struct *p);
 
 /* need_resched() of the current task. */
 bool rmigration_need_resched(void);
@@ -84,6 +85,7 @@ struct task_struct *rmigration_get_task(int nr);
 unsigned int rmigration_task_cpu(struct task_struct *p);
 int rmigration_task_where(struct task_struct *p);
 bool rmigration_task_affinity_settable(struct task_struct *p);
+bool rmigration_task_deadline(struct task_struct *p);
 int rmigration_set_cpus_allowed(struct task_struct *p, unsigned int cpu);
 int rmigration_set_cpus_allowed_mask(struct task_struct *p, const struct cpumask *mask);
 void rmigration_task_cpus_allowed(struct task_struct *p, struct cpumask *mask);

@@ -96,7 +96,8 @@ pub(crate) static STATS: Stats = Stats {
 ///
 /// RETURNS: the outcome, or `ESRCH` if there is no such task, `EINVAL` if
 /// `cpu` is out of range or not active, or the task's affinity cannot be set
-/// (per-CPU kernel threads, `PF_NO_SETAFFINITY`), `ENOENT` if the task's
+/// (per-CPU kernel threads, `PF_NO_SETAFFINITY`), `EBUSY` for a deadline
+/// task (one CPU does not span its root domain), `ENOENT` if the task's
 /// CPU kept going offline, or the error of `set_cpus_allowed_ptr()`.
 pub(crate) fn migrate(pid: u32, cpu: u32) -> Result<Outcome> {
     let ret = try_migrate(pid, cpu);
@@ -118,6 +119,9 @@ fn try_migrate(pid: u32, cpu: u32) -> Result<Outcome> {
     let task = sched::find_task(pid).ok_or(ESRCH)?;
     if !sched::affinity_settable(&task) || !sched::cpu_active(to) {
         return Err(EINVAL);
+    }
+    if sched::is_deadline(&task) {
+        return Err(EBUSY);
     }
     let start = sched::now_ns();
     let comm = sched::comm(&task);
@@ -219,7 +223,8 @@ pub(crate) struct SwapOutcome {
 /// RETURNS: the outcome (`ret`: 0, or the error of the second task's
 /// `set_cpus_allowed_ptr()`, the first one's undone), or `EINVAL` for the
 /// same task twice, two tasks on one CPU, or a task whose affinity cannot
-/// be set; `ESRCH` if a pid has no task; `EAGAIN` if the tasks kept
+/// be set; `EBUSY` for a deadline task (as [`migrate`]); `ESRCH` if a
+/// pid has no task; `EAGAIN` if the tasks kept
 /// moving, `ENOENT` if their CPUs kept going offline, `EINTR` if killed
 /// before the stop began, or the error of the first task's
 /// `set_cpus_allowed_ptr()`.
@@ -237,6 +242,9 @@ pub(crate) fn swap(pid1: u32, pid2: u32) -> Result<SwapOutcome> {
     ];
     if !tasks.iter().all(|t| sched::affinity_settable(t)) {
         return Err(EINVAL);
+    }
+    if tasks.iter().any(|t| sched::is_deadline(t)) {
+        return Err(EBUSY);
     }
     let start = sched::now_ns();
     let mut last = EAGAIN;

@@ -9,7 +9,6 @@
 //! queue a work on A and B     PREPARE: arrive      PREPARE: arrive
 //! (one step, see below)       DISABLE_IRQ          DISABLE_IRQ
 //!                             RUN: run() if active RUN: run() if active
-//!                             (HOLD: irqs on, hold() on one CPU, the others wait)
 //!                             EXIT                 EXIT
 //! wait for both works; cpus_read_unlock()
 //! ```
@@ -49,10 +48,14 @@
 //!   our A. So a participant never waits with interrupts off for a
 //!   partner that might not come: it *withdraws* its arrival when
 //!   `need_resched()` says a task of a higher class wants its CPU, when a
-//!   partner has withdrawn, or after spinning its budget (which starts at
-//!   [`SPIN_MIN_NS`] and doubles after each failed round up to
-//!   [`SPIN_MAX_NS`]), and sleeps again until every participant is ready
-//!   for the next round. A normal task waking on a participant's CPU does
+//!   partner has withdrawn, or after spinning its budget, and sleeps again
+//!   until every participant is ready for the next round. The budget starts
+//!   at [`SPIN_MIN_NS`] and doubles, up to [`SPIN_MAX_NS`], only after a
+//!   round that this participant left because its budget ran out while
+//!   every missing partner's thread was on its CPU: a partner that is
+//!   slow to arrive though it runs (a virtual CPU that the host does not
+//!   run). A partner kept off its CPU by another task does not make
+//!   anyone spin longer. A normal task waking on a participant's CPU does
 //!   not set `need_resched()` against a `SCHED_FIFO` thread: it waits for
 //!   the spin, which is bounded as above. The machine leaves PREPARE only
 //!   with every participant present at once, each with preemption off;
@@ -275,6 +278,15 @@ impl Active<'_> {
     }
 }
 
+/// The CPUs that take part in a stop.
+#[derive(Clone, Copy)]
+enum Participants {
+    /// These two.
+    Pair(CpuId, CpuId),
+    /// Every online CPU (the caller holds `cpus_read_lock()`).
+    Online,
+}
+
 /// What runs in the lock-step, with interrupts off on every participant.
 pub(crate) type RunFn<'a> = &'a (dyn Fn(&Lockstep<'_>) -> c_int + Sync);
 
@@ -295,6 +307,7 @@ struct Gather {
 #[pin_data]
 pub(crate) struct Lockstep<'a> {
     machine: Machine,
+    cpus: Participants,
     name: &'static CStr,
     active: Active<'a>,
     run: RunFn<'a>,
@@ -315,12 +328,14 @@ pub(crate) struct Lockstep<'a> {
 impl<'a> Lockstep<'a> {
     fn new(
         participants: u32,
+        cpus: Participants,
         name: &'static CStr,
         active: Active<'a>,
         run: RunFn<'a>,
     ) -> impl PinInit<Self> {
         pin_init!(Self {
             machine: Machine::new(participants),
+            cpus,
             name,
             active,
             run,
@@ -393,6 +408,18 @@ impl Lockstep<'_> {
         (!g.aborted).then_some(target)
     }
 
+    /// Whether no participant's thread is kept off its CPU by another
+    /// task: a partner missing from a round is slow, not held away.
+    fn partners_on_cpu(&self) -> bool {
+        match self.cpus {
+            Participants::Pair(a, b) => !sched::thread_kept_off(a) && !sched::thread_kept_off(b),
+            Participants::Online => (0..nr_cpu_ids())
+                .filter_map(CpuId::from_u32)
+                .filter(|&c| sched::cpu_online(c))
+                .all(|c| !sched::thread_kept_off(c)),
+        }
+    }
+
     /// The caller gives up, if the machine is still in PREPARE: those
     /// present or spinning see ABORT, those asleep are woken. Returns
     /// whether it did.
@@ -449,15 +476,17 @@ impl Lockstep<'_> {
                     now.saturating_sub(*start.get_or_insert(now)) > budget
                 };
                 if (wanted || broken || late) && self.machine.withdraw() {
-                    break wanted;
+                    break (wanted, late && !wanted && !broken);
                 }
                 sched::cpu_relax();
             };
             // This round cannot end now: whoever spins in it withdraws.
             self.broken.store(round, Relaxed);
             drop(preempt);
-            trace::multi_withdrew(self.name, cpu, wanted, round);
-            budget = (budget * 2).min(SPIN_MAX_NS);
+            trace::multi_withdrew(self.name, cpu, wanted.0, round);
+            if wanted.1 && self.partners_on_cpu() {
+                budget = (budget * 2).min(SPIN_MAX_NS);
+            }
         }
     }
 
@@ -647,7 +676,7 @@ pub(crate) fn stop_two_cpus_with(
         return Err(EINVAL);
     }
     may_stop()?;
-    stack_pin_init!(let ls = Lockstep::new(2, name, Active::One(cpu1), run));
+    stack_pin_init!(let ls = Lockstep::new(2, Participants::Pair(cpu1, cpu2), name, Active::One(cpu1), run));
     let _cpus = sched::CpusReadGuard::new();
     let (low, high) = if cpu1.as_u32() < cpu2.as_u32() {
         (cpu1, cpu2)
@@ -700,7 +729,13 @@ pub(crate) fn stop_machine_with(
     for cpu in online() {
         works.push(work_on(cpu), GFP_KERNEL)?;
     }
-    stack_pin_init!(let ls = Lockstep::new(u32::try_from(works.len())?, name, active, run));
+    stack_pin_init!(let ls = Lockstep::new(
+        u32::try_from(works.len())?,
+        Participants::Online,
+        name,
+        active,
+        run
+    ));
     stop_cpus(&mut works, &ls, killable)
 }
 

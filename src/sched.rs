@@ -98,6 +98,17 @@ pub(crate) fn thread_runnable(cpu: CpuId) -> bool {
     !task.is_null() && unsafe { ffi_bindings::rmigration_task_runnable(task) }
 }
 
+/// Whether the `rmigration/N` thread of `cpu` is on its runqueue while
+/// another task runs there: kept off its CPU.
+pub(crate) fn thread_kept_off(cpu: CpuId) -> bool {
+    // SAFETY: Reads a per-CPU pointer of a possible CPU.
+    let task = unsafe { ffi_bindings::rmigration_thread_on(cpu.into()) };
+    // SAFETY: smpboot holds a reference on its threads until they are
+    // unregistered, which a multi-CPU stop (holding `cpus_read_lock()`
+    // and a hook or a module reference) does not overlap.
+    !task.is_null() && unsafe { ffi_bindings::rmigration_task_kept_off(task) }
+}
+
 /// Makes `task` `SCHED_FIFO` at `MAX_RT_PRIO - 1`.
 pub(crate) fn set_fifo_max(task: &Task) -> Result {
     // SAFETY: `task` is a valid task for the duration of the call.
@@ -183,6 +194,13 @@ pub(crate) fn task_where(task: &Task) -> Where {
 pub(crate) fn affinity_settable(task: &Task) -> bool {
     // SAFETY: `task` is valid.
     unsafe { ffi_bindings::rmigration_task_affinity_settable(task.as_ptr()) }
+}
+
+/// Whether `task` is a deadline task, whose affinity must span its root
+/// domain (`sched_setaffinity(2)` refuses a smaller one with `EBUSY`).
+pub(crate) fn is_deadline(task: &Task) -> bool {
+    // SAFETY: `task` is valid.
+    unsafe { ffi_bindings::rmigration_task_deadline(task.as_ptr()) }
 }
 
 /// `set_cpus_allowed_ptr(task, cpumask_of(cpu))`: may sleep.

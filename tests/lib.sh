@@ -71,6 +71,9 @@ skip_unless_module() {
 
 module_loaded() { [ -d /sys/module/rmigration ]; }
 
+# test_module NAME: the .ko of tests/modules/NAME, built beside $MODULE.
+test_module() { echo "$(dirname "$MODULE")/tests/modules/$1/$1.ko"; }
+
 load_module() {
 	module_loaded || insmod "$MODULE" "$@"
 }
