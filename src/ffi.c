@@ -148,7 +148,7 @@ bool rmigration_task_runnable(struct task_struct *p)
  */
 bool rmigration_task_kept_off(struct task_struct *p)
 {
-	return READ_ONCE(p->on_rq) == TASK_ON_RQ_QUEUED && !READ_ONCE(p->on_cpu);
+	return READ_ONCE(p->on_rq) && !READ_ONCE(p->on_cpu);
 }
 
 bool rmigration_need_resched(void)
