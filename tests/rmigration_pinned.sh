@@ -115,8 +115,10 @@ waited() {
 }
 ktap_check "the moves waited for a section's end: 1 to 3 sections ended on another CPU" waited
 
-kill -9 "$H" 2>/dev/null
-wait "$H" 2>/dev/null
+{
+	kill -9 "$H"
+	wait "$H"
+} 2>/dev/null
 
 # A deadline task: 2 ms every 10 ms, busy.
 chrt -d --sched-runtime 2000000 --sched-deadline 10000000 --sched-period 10000000 0 \
@@ -141,8 +143,10 @@ else
 	ktap_test_skip "migrate and swap of a deadline task: no deadline task"
 fi
 
-kill -9 "${pids[@]}" 2>/dev/null
-wait 2>/dev/null
+{
+	kill -9 "${pids[@]}"
+	wait
+} 2>/dev/null
 pids=()
 unloads() { rmmod rmigration_pinned && unload_module && ! module_loaded; }
 ktap_check "both modules unload" unloads

@@ -5,8 +5,9 @@
 # writers, two-CPU stops of random pairs (in either order), machine stops
 # with random cpulists, swaps of busy and sleeping tasks, random CPUs going
 # offline and online, busy and sleeping tasks migrated between random CPUs,
-# and the module unloaded and reloaded, all at once, for a bounded time or
-# until the targets are reached. The load runs in tests/torture/torture_load
+# the module unloaded and reloaded, and busy loops at the threads' own
+# policy and priority (SCHED_FIFO 99) on random CPUs for 1 to 4 s, all at
+# once, for a bounded time or until the targets are reached. The load runs in tests/torture/torture_load
 # (no fork per operation), the reloads here.
 #
 # Every queued work must be accounted for exactly once: the module's own
@@ -18,12 +19,14 @@
 # unseen by the writer: its works are what is left, and must lie between
 # 2 and 6 per swap that ended in ok or -EAGAIN, plus 0 to 4 per swap that
 # ended in -ENOENT or -EINVAL. Every migration's and swap's outcome is
-# checked in /proc.
+# checked in /proc. A busy loop keeps the works of its CPU waiting: every
+# stall report in the log must have its end.
 #
 # Parameters (environment): TORTURE_SECONDS (60), TORTURE_WORKERS (4),
 # TORTURE_TWO_WRITERS (2 writers of two-CPU stops), TORTURE_HOTPLUG (200
 # cycles), TORTURE_RELOADS (50), TORTURE_MIGRATIONS (10000),
-# TORTURE_RELOAD_S (3 s between reloads).
+# TORTURE_RELOAD_S (3 s between reloads), TORTURE_HOGS (1: busy loops on;
+# 0: off).
 
 source "$(dirname "$(readlink -f "$0")")/lib.sh"
 
@@ -34,6 +37,7 @@ HOTPLUG_MAX=${TORTURE_HOTPLUG:-200}
 RELOADS_MAX=${TORTURE_RELOADS:-50}
 MIGRATIONS_MAX=${TORTURE_MIGRATIONS:-10000}
 RELOAD_S=${TORTURE_RELOAD_S:-3}
+HOGS=${TORTURE_HOGS:-1}
 
 ktap_print_header
 skip_unless_root
@@ -43,7 +47,7 @@ if [ ! -x "$LOAD" ]; then
 	ktap_skip_all "$LOAD not built (make module)"
 	exit "$KSFT_SKIP"
 fi
-ktap_set_plan 7
+ktap_set_plan 8
 
 W=$(mktemp -d /tmp/rmigration-torture.XXXXXX)
 ncpus=$(possible_cpus | wc -l)
@@ -80,6 +84,28 @@ reloader() {
 		insmod "$MODULE" || { echo "insmod failed" >> "$W/errors"; break; }
 		n=$((n + 1))
 		echo $n > "$W/reloads"
+	done
+}
+
+# Busy loops at SCHED_FIFO 99, the threads' own policy and priority: one
+# at a time on a random online CPU for 1 to 4 s, every 5 to 10 s. The
+# works of that CPU wait meanwhile (a stall report once one waited
+# stall_timeout_ms, 3 s), multi-CPU stops with it too, and a reload waits
+# for its thread; a CPU going offline moves the loop elsewhere.
+hogger() {
+	local n=0 c hog on
+	while ! stop; do
+		sleep $((5 + RANDOM % 6))
+		stop && break
+		mapfile -t on < <(online_cpus)
+		c=${on[RANDOM % ${#on[@]}]}
+		taskset -c "$c" chrt -f 99 bash -c 'while :; do :; done' </dev/null >/dev/null 2>&1 &
+		hog=$!
+		sleep $((1 + RANDOM % 4))
+		kill -9 "$hog"
+		wait "$hog" 2>/dev/null
+		n=$((n + 1))
+		echo $n > "$W/hogs"
 	done
 }
 
@@ -129,6 +155,10 @@ done
 pids+=($!)
 "$LOAD" swap "$W" "$ncpus" "${swapped[@]}" > "$W/swap.out" &
 pids+=($!)
+if [ "$HOGS" = 1 ]; then
+	hogger &
+	pids+=($!)
+fi
 
 # Run until the time is up or the hotplug, reload and migration targets are
 # all reached.
@@ -192,6 +222,9 @@ read -r m_ok m_refused m_absent m_bad < "$W/migrate.out"
 read -r cycles busy < "$W/hotplug.out"	# empty without hotpluggable CPUs
 : "${m_ok:=0}" "${m_refused:=0}" "${m_absent:=0}" "${m_bad:=1}" "${cycles:=0}" "${busy:=0}"
 reloads=$(cat "$W/reloads" 2>/dev/null || echo 0)
+hogs=$(cat "$W/hogs" 2>/dev/null || echo 0)
+stalls=$(log_since "$mark" | grep -cE 'rmigration: rmigration/[0-9]+ stalled for')
+stall_ends=$(log_since "$mark" | grep -cE 'rmigration: rmigration/[0-9]+ stall ended after')
 
 # What the module counted, summed over its loads.
 q=0 r=0 e=0 mw=0 mr=0 loads=0
@@ -204,6 +237,7 @@ done < <(log_since "$mark")
 
 ktap_print_msg "ran $elapsed s: $loads module loads ($reloads reloads), $cycles hotplug cycles" \
 	"($busy offline attempts refused)"
+ktap_print_msg "busy loops: $hogs of 1 to 4 s at SCHED_FIFO 99; stall reports: $stalls, ended: $stall_ends"
 ktap_print_msg "writers: sync $s_ok ok / $s_enoent -ENOENT, nowait $n_ok ok / $n_enoent -ENOENT" \
 	"/ $n_full -EAGAIN (backlog full)," \
 	"$absent while unloaded, $other other errors"
@@ -241,6 +275,8 @@ agree() {
 ktap_check "module and writers agree: queued = ok + migration works + multi-CPU works, -ENOENT = refused" agree
 ktap_check "no write failed with an unexpected error" [ $((other + t_other + ma_other)) = 0 ]
 ktap_check "every migration's and swap's outcome matches /proc" [ "$m_bad" = 0 -a "$sw_bad" = 0 -a "$misplaced" = 0 ]
+hogs_ok() { [ "$HOGS" = 0 ] || [ "$hogs" -gt 0 ] && [ "$stalls" = "$stall_ends" ]; }
+ktap_check "busy loops ran ($hogs); every stall report ended ($stalls reports, $stall_ends ends)" hogs_ok
 
 ktap_check_log "$mark"
 
