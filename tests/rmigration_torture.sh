@@ -26,7 +26,7 @@
 # TORTURE_TWO_WRITERS (2 writers of two-CPU stops), TORTURE_HOTPLUG (200
 # cycles), TORTURE_RELOADS (50), TORTURE_MIGRATIONS (10000),
 # TORTURE_RELOAD_S (3 s between reloads), TORTURE_HOGS (1: busy loops on;
-# 0: off).
+# 0: off), TORTURE_STALL_MS (the module's stall_timeout_ms, 1000).
 
 source "$(dirname "$(readlink -f "$0")")/lib.sh"
 
@@ -38,6 +38,7 @@ RELOADS_MAX=${TORTURE_RELOADS:-50}
 MIGRATIONS_MAX=${TORTURE_MIGRATIONS:-10000}
 RELOAD_S=${TORTURE_RELOAD_S:-3}
 HOGS=${TORTURE_HOGS:-1}
+STALL_MS=${TORTURE_STALL_MS:-1000}
 
 ktap_print_header
 skip_unless_root
@@ -61,7 +62,7 @@ ktap_print_msg "torture: ${SECONDS_MAX} s at most, $WORKERS workers, $TWO_WRITER
 unload_module 2>/dev/null
 mark=$(log_mark)
 [ -w /sys/kernel/debug/kmemleak ] && echo clear > /sys/kernel/debug/kmemleak
-load_module || { ktap_exit_fail_msg "module does not load"; }
+load_module stall_timeout_ms="$STALL_MS" || { ktap_exit_fail_msg "module does not load"; }
 
 stop() { [ -e "$W/stop" ]; }
 
@@ -81,7 +82,7 @@ reloader() {
 		rm -f "$W/pause"
 		module_loaded && continue
 		sleep 0.2
-		insmod "$MODULE" || { echo "insmod failed" >> "$W/errors"; break; }
+		insmod "$MODULE" stall_timeout_ms="$STALL_MS" || { echo "insmod failed" >> "$W/errors"; break; }
 		n=$((n + 1))
 		echo $n > "$W/reloads"
 	done
@@ -90,7 +91,7 @@ reloader() {
 # Busy loops at SCHED_FIFO 99, the threads' own policy and priority: one
 # at a time on a random online CPU for 1 to 4 s, every 5 to 10 s. The
 # works of that CPU wait meanwhile (a stall report once one waited
-# stall_timeout_ms, 3 s), multi-CPU stops with it too, and a reload waits
+# stall_timeout_ms, $STALL_MS ms), multi-CPU stops with it too, and a reload waits
 # for its thread; a CPU going offline moves the loop elsewhere.
 hogger() {
 	local n=0 c hog on
