@@ -104,8 +104,8 @@ pub(crate) fn thread_kept_off(cpu: CpuId) -> bool {
     // SAFETY: Reads a per-CPU pointer of a possible CPU.
     let task = unsafe { ffi_bindings::rmigration_thread_on(cpu.into()) };
     // SAFETY: smpboot holds a reference on its threads until they are
-    // unregistered, which a multi-CPU stop (holding `cpus_read_lock()`
-    // and a hook or a module reference) does not overlap.
+    // unregistered, which neither a multi-CPU stop (holding a hook or a
+    // module reference) nor the stall watchdog (stopped before) overlaps.
     !task.is_null() && unsafe { ffi_bindings::rmigration_task_kept_off(task) }
 }
 

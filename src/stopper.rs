@@ -85,6 +85,9 @@ struct StopperInner {
     /// Since when (the stalled work's queueing time) a stall is reported
     /// and not yet over ([`stall`]).
     stall_since: Option<u64>,
+    /// The running work whose thread the watchdog found kept off its CPU
+    /// ([`stall`]).
+    held: Option<stall::HeldOff>,
     /// The counters.
     stats: Stats,
 }
@@ -259,6 +262,7 @@ impl Stopper {
                     running: None,
                     next_id: 1,
                     stall_since: None,
+                    held: None,
                     stats: Stats::default(),
                 },
                 "rmigration_stopper"

@@ -17,7 +17,10 @@
 # participants sleep, and a normal task on CPU 0 (and CPU 1 with 3 CPUs or
 # more) keeps at least 90% of its loop rate, with a two-CPU or a machine
 # stop waiting for the busy CPU, and (busy loop gone) with a machine stop
-# queued behind 1 s of nowait works on that CPU. At the end the freed CPU
+# queued behind 1 s of nowait works on that CPU. A participant whose work
+# started and which is then kept off its CPU by a second busy loop is
+# reported too, and the stop completes once that loop ends. At the end the
+# freed CPU
 # runs works again, every work queued was run or withdrawn, the stalls
 # counter matches the reports in the log, and no writer is left.
 #
@@ -33,7 +36,7 @@ if [ "${#cpus[@]}" -lt 2 ]; then
 	ktap_skip_all "needs 2 online CPUs, ${#cpus[@]} online"
 	exit "$KSFT_SKIP"
 fi
-ktap_set_plan 28
+ktap_set_plan 30
 
 n=${#cpus[@]}
 c0=${cpus[0]}
@@ -526,14 +529,83 @@ else
 	ktap_test_skip "stop_machine waiting, CPU $c1 usable: fewer than 3 CPUs online, CPU $c1 is the busy loop's"
 fi
 
-# 5. No busy loop: a machine stop queued behind 1 s of nowait works on
-# $cpu waits about 1 s; its participants that started sleep meanwhile.
-WINDOW_MS=800
 hog_dead=0
 hog_killed() {
 	sigkill "$hog" || { ktap_print_msg "the busy loop, pid $hog, is still there"; return 1; }
 	hog_dead=1
 }
+
+# 5. A participant kept off its CPU after its work started: stop_two_cpus
+# '$c0 $cpu' waits for CPU $cpu, rmigration/$c0 asleep; a second busy loop
+# takes CPU $c0; the first one ends, so rmigration/$cpu starts and wakes
+# rmigration/$c0, which the second loop keeps off its CPU. The watchdog
+# reports the started work, naming the second loop; once that loop ends,
+# the stop completes and the log says the stall ended.
+held_lines() { log_since "$cmark" | grep -E "rmigration: rmigration/$c0 stalled for [0-9]+ ms: work .* has started, and rmigration/$c0 is kept off CPU $c0"; }
+held_reported() { held_lines | grep -q .; }
+hog2_spins() {
+	local comm
+	read -r comm < "/proc/$hog2/comm" && [ "$comm" = bash ] &&
+		[ "$(stat_field "$hog2" 3)" = R ] && on_cpu "$hog2" "$c0"
+}
+HELD=none
+held() {
+	local line
+	cmark=$(log_mark)
+	start_writer "$T" "$c0 $cpu"
+	if ! wait_ms 5000 writer_waits || ! thread_sleeps "$c0"; then
+		ktap_print_msg "stop_two_cpus '$c0 $cpu': the writer does not wait with rmigration/$c0 asleep"
+		return 1
+	fi
+	taskset -c "$c0" chrt -f 99 bash -c 'while :; do :; done' </dev/null >/dev/null 2>&1 &
+	hog2=$!
+	helpers+=("$hog2")
+	wait_for hog2_spins || { ktap_print_msg "the second busy loop, pid $hog2, does not spin on CPU $c0"; return 1; }
+	hog_killed || return 1
+	HELD=waiting
+	now_ms
+	t_start=$NOW
+	if ! wait_ms $((3 * STALL_MS + 2000)) held_reported; then
+		ktap_print_msg "no report of rmigration/$c0 kept off CPU $c0 within $((3 * STALL_MS + 2000)) ms; the module's log:"
+		show_log "$cmark"
+		return 1
+	fi
+	now_ms
+	line=$(held_lines | head -1)
+	ktap_print_msg "after $((NOW - t_start)) ms: ${line#*] }"
+	grep -qE "there runs pid $hog2 \([^)]*\) SCHED_FIFO prio 99" <<<"$line" ||
+		{ ktap_print_msg "the report does not name pid $hog2, SCHED_FIFO prio 99"; return 1; }
+	writer_waits || { ktap_print_msg "the writer no longer waits: '$(writer_result)'"; return 1; }
+}
+held_ends() {
+	local r line
+	if [ -n "${hog2:-}" ]; then
+		sigkill "$hog2" || { ktap_print_msg "the second busy loop, pid $hog2, is still there"; return 1; }
+	fi
+	[ "$HELD" = waiting ] || return 1
+	wait_ms 5000 writer_done || { ktap_print_msg "stop_two_cpus has not returned 5 s after the loop ended"; show_task "$WRITER"; return 1; }
+	r=$(writer_result)
+	wait_ms 5000 gone "$WRITER" && reap "$WRITER"
+	[ "$r" = ok ] && grep -q ' ret=0 ' "$T" || { ktap_print_msg "stop_two_cpus: '$r', $(cat "$T")"; return 1; }
+	if ! wait_ms $((3 * STALL_MS)) eval 'log_since "$cmark" | grep -qE "rmigration: rmigration/$c0 stall ended after [0-9]+ ms: its thread runs again"'; then
+		ktap_print_msg "no 'rmigration/$c0 stall ended' line"
+		show_log "$cmark"
+		return 1
+	fi
+	line=$(log_since "$cmark" | grep -E "rmigration: rmigration/$c0 stall ended after" | head -1)
+	ktap_print_msg "${line#*] }"
+}
+if [ "$n" -ge 3 ]; then
+	ktap_check "stop_two_cpus '$c0 $cpu' whose rmigration/$c0 started and is then kept off CPU $c0 by a second busy loop: one report names that loop" held
+	ktap_check "the second loop ends: the stop returns ok, ret=0, and the log says the stall ended" held_ends
+else
+	ktap_test_skip "a participant kept off its CPU after it started: fewer than 3 CPUs online"
+	ktap_test_skip "a participant kept off its CPU: its stall ends: fewer than 3 CPUs online"
+fi
+
+# 6. No busy loop: a machine stop queued behind 1 s of nowait works on
+# $cpu waits about 1 s; its participants that started sleep meanwhile.
+WINDOW_MS=800
 BACKLOG_OK=0
 backlog() {
 	local try base best=0 r done_us overlap
@@ -581,7 +653,7 @@ else
 	ktap_test_skip "a normal task on CPU $c0 during a machine stop behind 1 s of nowait works: in 3 tries the stop never waited 200 ms of a measuring window (a slow guest), no measure"
 fi
 
-# 6. The end: CPU $cpu runs works again, the counters agree.
+# 7. The end: CPU $cpu runs works again, the counters agree.
 last_one() {
 	[ "$hog_dead" = 1 ] || hog_killed || return 1
 	expect_write "$DEBUGFS/stop_one_cpu" "$cpu" ok

@@ -10,8 +10,15 @@
 //! who: the CPU, for how long, the task running there (read on that CPU
 //! by an interrupt, again if it is not one that can hold the thread off)
 //! with its policy and priority, and the works waiting with who queued
-//! them. A line follows when the episode ends: a work
-//! starts, or every waiting work is withdrawn (their waiters were killed).
+//! them. A line follows when the episode ends: a work starts, or every
+//! waiting work is withdrawn (their waiters were killed).
+//!
+//! A work that has started can be kept waiting too: a participant of a
+//! multi-CPU stop sleeps until its partners' works start, and may be woken
+//! to find its CPU taken. When no work waits behind it, such a work is
+//! reported once its thread was seen kept off its CPU (on the runqueue,
+//! another task running) for the bound; the episode ends when the
+//! watchdog sees the thread run again.
 //!
 //! A watchdog (a delayed work of `src/ffi.c`) looks every half bound while
 //! any work is queued or running, and stops looking when none is: an idle
@@ -84,6 +91,25 @@ pub(super) fn arm() {
     unsafe { bindings::rmigration_watchdog_arm(period_ms(bound)) };
 }
 
+/// A running work whose thread was seen kept off its CPU.
+#[derive(Clone, Copy)]
+pub(super) struct HeldOff {
+    /// The work's id.
+    id: u64,
+    /// When the watchdog first saw it kept off, in ns.
+    since: u64,
+    /// Whether it is reported.
+    reported: bool,
+}
+
+/// What the watchdog found about a running work.
+enum Held {
+    /// Its thread has been kept off its CPU since `since` (ns): report.
+    Report(super::Running, u64),
+    /// A reported episode that began at `since` is over.
+    Ended(u64),
+}
+
 /// A work waiting in a stall report.
 struct Waiting {
     work: trace::Work,
@@ -104,17 +130,44 @@ struct Report {
 
 impl Stopper {
     /// Looks at this stopper at `now`; returns whether works are queued or
-    /// running, and whether the first work has waited longer than `bound`
-    /// with no stall reported yet.
-    fn look(&self, now: u64, bound: u64) -> (bool, bool) {
-        let inner = self.inner.lock();
+    /// running, whether the first work has waited longer than `bound`
+    /// with no stall reported yet, and what is new about a running work
+    /// whose thread is kept off its CPU (reported only if no work waits:
+    /// else the report of the first waiting one says it all).
+    fn look(&self, now: u64, bound: u64) -> (bool, bool, Option<Held>) {
+        let mut inner = self.inner.lock();
         let busy = !inner.works.is_empty() || inner.running.is_some();
         let overdue = inner.stall_since.is_none()
             && inner
                 .works
                 .first()
                 .is_some_and(|w| now.saturating_sub(w.queued_ns) >= bound);
-        (busy, overdue)
+        let kept = inner
+            .running
+            .filter(|_| inner.works.is_empty() && sched::thread_kept_off(self.cpu));
+        let held = match (kept, inner.held) {
+            (Some(r), Some(h)) if h.id == r.id => {
+                if h.reported || now.saturating_sub(h.since) < bound {
+                    None
+                } else {
+                    inner.held = Some(HeldOff {
+                        reported: true,
+                        ..h
+                    });
+                    inner.stats.stalls += 1;
+                    Some(Held::Report(r, h.since))
+                }
+            }
+            (kept, old) => {
+                inner.held = kept.map(|r| HeldOff {
+                    id: r.id,
+                    since: now,
+                    reported: false,
+                });
+                old.filter(|h| h.reported).map(|h| Held::Ended(h.since))
+            }
+        };
+        (busy, overdue, held)
     }
 
     /// The report of a stall found by [`Stopper::look`], if it is still
@@ -200,6 +253,46 @@ fn holder(cpu: CpuId) -> Result<sched::Curr> {
     }
 }
 
+/// Reports the running work `r` of `cpu`, whose thread has been kept off
+/// its CPU since `since`.
+fn print_held(cpu: CpuId, r: super::Running, since: u64) {
+    let holder = holder(cpu);
+    let ns = sched::now_ns().saturating_sub(since);
+    let work = trace::Work {
+        id: r.id,
+        func: r.func,
+        caller: r.caller,
+        name: r.name,
+    };
+    let n = cpu.as_u32();
+    match &holder {
+        Ok(c) => {
+            pr_warn!(
+                "rmigration/{} stalled for {} ms: work {} has started, and rmigration/{} is kept off CPU {}: there runs pid {} ({}) {}{}\n",
+                n,
+                ns / 1_000_000,
+                work,
+                n,
+                n,
+                c.pid,
+                trace::Comm(&c.comm),
+                sched::policy_name(c.policy),
+                c.prio_words()
+            );
+            trace::stall(cpu, r.id, ns, c, 0);
+        }
+        Err(e) => pr_warn!(
+            "rmigration/{} stalled for {} ms: work {} has started, and rmigration/{} is kept off CPU {}; the task there could not be read ({:?})\n",
+            n,
+            ns / 1_000_000,
+            work,
+            n,
+            n,
+            e
+        ),
+    }
+}
+
 impl Report {
     fn print(&self, holder: &Result<sched::Curr>) {
         let cpu = self.cpu.as_u32();
@@ -266,16 +359,21 @@ impl Report {
 /// The stall on `cpu` reported since `since` is over: a work `started`,
 /// or every waiting work was withdrawn.
 pub(super) fn ended(cpu: CpuId, since: u64, started: bool) {
+    let why = if started {
+        "a work started"
+    } else {
+        "every waiting work was withdrawn"
+    };
+    end(cpu, since, started, why);
+}
+
+fn end(cpu: CpuId, since: u64, started: bool, why: &str) {
     let ns = sched::now_ns().saturating_sub(since);
     pr_info!(
         "rmigration/{} stall ended after {} ms: {}\n",
         cpu.as_u32(),
         ns / 1_000_000,
-        if started {
-            "a work started"
-        } else {
-            "every waiting work was withdrawn"
-        }
+        why
     );
     trace::stall_end(cpu, ns, started);
 }
@@ -304,8 +402,13 @@ extern "C" fn rmigration_rs_watchdog() -> c_ulong {
     let now = sched::now_ns();
     let mut busy = false;
     for s in all() {
-        let (b, overdue) = s.look(now, bound);
+        let (b, overdue, held) = s.look(now, bound);
         busy |= b;
+        match held {
+            Some(Held::Report(r, since)) => print_held(s.cpu, r, since),
+            Some(Held::Ended(since)) => end(s.cpu, since, true, "its thread runs again"),
+            None => {}
+        }
         if !overdue {
             continue;
         }
