@@ -566,7 +566,7 @@ held() {
 	now_ms
 	t_start=$NOW
 	if ! wait_ms $((3 * STALL_MS + 2000)) held_reported; then
-		ktap_print_msg "no report of rmigration/$c0 kept off CPU $c0 within $((3 * STALL_MS + 2000)) ms; the module's log:"
+		ktap_print_msg "no report of rmigration/$c0 kept off CPU $c0 within $((3 * STALL_MS + 2000)) ms: rmigration/$c0 in state $(stat_field "$(pids_named "rmigration/$c0")" 3), pid $hog2 in state $(stat_field "$hog2" 3) on CPU $(stat_field "$hog2" 39), the writer in state $(stat_field "$WRITER" 3); the module's log:"
 		show_log "$cmark"
 		return 1
 	fi
