@@ -80,8 +80,19 @@
  *
  *   irqsoff case=rstop_machine target=remote label=idle n=... p50=... max=...
  *
- * The samples file then also lists each stop of these: "hold case
- * target label ns" and "irqsoff case target label ns".
+ * With cputime=N, rstop_one_cpu and stop_core then run N round trips each
+ * to target_cpu with a probe on sched_switch that adds up the time the
+ * caller is switched out (from its switch-out to its switch-in, both on
+ * caller_cpu); the caller's CPU time of a round trip is its wall time
+ * minus that. As a check of the probe, exec_mean is the caller's
+ * sum_exec_runtime over the whole series divided by N, read just after a
+ * sleep before and after it (a switch-out brings it up to date):
+ *
+ *   cputime case=rstop_one_cpu target=remote label=idle n=... wall_p50=... p50=... p99=... max=... mean=... exec_mean=...
+ *
+ * The samples file then also lists each stop and round trip of these:
+ * "hold case target label ns", "irqsoff case target label ns" and
+ * "cputime case target label cpu_ns wall_ns".
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
@@ -127,6 +138,9 @@ MODULE_PARM_DESC(breakdown, "Round trips of the step breakdown per stopper case 
 static unsigned int hold;
 module_param(hold, uint, 0444);
 MODULE_PARM_DESC(hold, "Stops per machine stop timing its participants' stretches (default 0: none)");
+static unsigned int cputime;
+module_param(cputime, uint, 0444);
+MODULE_PARM_DESC(cputime, "Round trips per one-CPU stopper timing the caller's CPU (default 0: none)");
 
 /* The steps of one round trip of the breakdown, in ns (0: did not happen). */
 enum { T_CALL, T_WAKE, T_IN, T_FN, T_DONE, T_BACK, T_RETURN, T_NR };
@@ -139,6 +153,7 @@ static const char *const step_names[T_NR - 1] = {
  * read by the probes on any CPU; NULL outside one.
  */
 static u64 *bd_cur;
+/* The measuring thread, set before any probe is registered. */
 static struct task_struct *bd_caller;
 /* The stopper thread that ran the last function: set by the function. */
 static struct task_struct *bd_thread;
@@ -755,6 +770,110 @@ static void bench_hold(void)
 	vfree(scratch);
 }
 
+/* The one-CPU stoppers of the caller's CPU time. */
+static int (*const cputime_cases[])(unsigned int cpu) = { run_rstop, run_stop_core };
+
+/*
+ * Per round trip of cputime_cases[k]: cpu_ns[k * cputime + i] the
+ * caller's CPU time, wall_ns[...] its wall time, i < cputime_taken[k].
+ */
+static u64 *cpu_ns, *wall_ns;
+static unsigned int cputime_taken[ARRAY_SIZE(cputime_cases)];
+
+/*
+ * The time the caller has spent switched out, and when it was last
+ * switched out (0: it runs). Both change only in probe_cputime_switch(),
+ * on the caller's CPU, and the caller reads them while it runs there.
+ */
+static u64 cc_off, cc_out;
+
+static void probe_cputime_switch(void *data, bool preempt, struct task_struct *prev,
+				 struct task_struct *next, unsigned int prev_state)
+{
+	if (prev == bd_caller) {
+		cc_out = ktime_get_ns();
+	} else if (next == bd_caller && cc_out) {
+		WRITE_ONCE(cc_off, cc_off + ktime_get_ns() - cc_out);
+		cc_out = 0;
+	}
+}
+
+/* The wall time and switched-out time so far, read at one instant. */
+static void cputime_now(u64 *wall, u64 *off)
+{
+	preempt_disable();
+	*wall = ktime_get_ns();
+	*off = READ_ONCE(cc_off);
+	preempt_enable();
+}
+
+static void bench_cputime_case(int k, u64 *scratch)
+{
+	u64 *cpu = cpu_ns + (size_t)k * cputime, *wall = wall_ns + (size_t)k * cputime;
+	u64 start, limit = case_limit_ns();
+	u64 exec, sum = 0, wall_p50;
+	int c = case_of(cputime_cases[k]);
+	unsigned int i, n;
+
+	if (c < 0)
+		return;
+	for (i = 0; i < 10; i++)
+		all_cases[c].run(target_cpu);
+	/* A switch-out brings sum_exec_runtime up to date. */
+	schedule_timeout_uninterruptible(1);
+	exec = READ_ONCE(current->se.sum_exec_runtime);
+	start = ktime_get_ns();
+	for (n = 0; n < cputime; n++) {
+		u64 t0, t1, off0, off1;
+
+		if (n && ktime_get_ns() - start > limit)
+			break;
+		cputime_now(&t0, &off0);
+		all_cases[c].run(target_cpu);
+		cputime_now(&t1, &off1);
+		wall[n] = t1 - t0;
+		/* Every switch-out in between ended before t1. */
+		cpu[n] = wall[n] - min(off1 - off0, wall[n]);
+		sum += cpu[n];
+	}
+	schedule_timeout_uninterruptible(1);
+	exec = READ_ONCE(current->se.sum_exec_runtime) - exec;
+	cputime_taken[k] = n;
+	memcpy(scratch, wall, n * sizeof(*scratch));
+	sort(scratch, n, sizeof(*scratch), cmp_u64, NULL);
+	wall_p50 = pct(scratch, n, 50);
+	memcpy(scratch, cpu, n * sizeof(*scratch));
+	sort(scratch, n, sizeof(*scratch), cmp_u64, NULL);
+	pr_info("cputime case=%s target=remote label=%s n=%u wall_p50=%llu p50=%llu p99=%llu max=%llu mean=%llu exec_mean=%llu\n",
+		all_cases[c].name, label, n, wall_p50, pct(scratch, n, 50), pct(scratch, n, 99),
+		scratch[n - 1], div_u64(sum, n), div_u64(exec, n));
+}
+
+/* The caller's CPU time per round trip of the one-CPU stoppers. */
+static void bench_cputime(void)
+{
+	unsigned int k;
+	u64 *scratch;
+
+	if (!tp_switch) {
+		pr_info("cputime: no sched_switch tracepoint in this kernel\n");
+		return;
+	}
+	cpu_ns = vmalloc_array(ARRAY_SIZE(cputime_cases) * (size_t)cputime, sizeof(*cpu_ns));
+	wall_ns = vmalloc_array(ARRAY_SIZE(cputime_cases) * (size_t)cputime, sizeof(*wall_ns));
+	scratch = vmalloc_array(cputime, sizeof(*scratch));
+	if (!cpu_ns || !wall_ns || !scratch)
+		goto out;
+	if (tracepoint_probe_register(tp_switch, probe_cputime_switch, NULL))
+		goto out;
+	for (k = 0; k < ARRAY_SIZE(cputime_cases); k++)
+		bench_cputime_case(k, scratch);
+	tracepoint_probe_unregister(tp_switch, probe_cputime_switch, NULL);
+	tracepoint_synchronize_unregister();
+out:
+	vfree(scratch);
+}
+
 static struct completion bench_done;
 
 static int samples_show(struct seq_file *m, void *v)
@@ -779,6 +898,14 @@ static int samples_show(struct seq_file *m, void *v)
 			seq_printf(m, "irqsoff %s remote %s %llu\n", all_cases[k].name, label,
 				   irqs_ns[(size_t)c * hold + i]);
 	}
+	for (c = 0; c < ARRAY_SIZE(cputime_cases); c++) {
+		int k = case_of(cputime_cases[c]);
+
+		for (i = 0; k >= 0 && i < cputime_taken[c]; i++)
+			seq_printf(m, "cputime %s remote %s %llu %llu\n", all_cases[k].name,
+				   label, cpu_ns[(size_t)c * cputime + i],
+				   wall_ns[(size_t)c * cputime + i]);
+	}
 	return 0;
 }
 DEFINE_SHOW_ATTRIBUTE(samples);
@@ -800,6 +927,8 @@ static int bench_thread(void *arg)
 		bench_breakdowns();
 	if (hold)
 		bench_hold();
+	if (cputime)
+		bench_cputime();
 	complete(&bench_done);
 	/* Exit only through kthread_stop(): the module text must outlive us. */
 	while (!kthread_should_stop()) {
@@ -844,6 +973,8 @@ static int __init rmigration_bench_init(void)
 static void __exit rmigration_bench_exit(void)
 {
 	debugfs_remove(dir);
+	vfree(wall_ns);
+	vfree(cpu_ns);
 	vfree(irqs_ns);
 	vfree(hold_ns);
 	vfree(all);
