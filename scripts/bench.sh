@@ -4,13 +4,15 @@
 # make bench: the benchmarks, in VMs of 2, 4 and 8 vCPUs (BENCH_VCPUS):
 # rmigration against the kernel's stopper on one CPU, IPIs, work_on_cpu()
 # and stop_machine() in the kernel (BENCH_ITERS round trips per case), the
-# step breakdown of both stoppers (BENCH_BREAKDOWN round trips), and the
-# migrate hook against sched_setaffinity(2) (BENCH_MOVES moves), each
-# BENCH_RUNS (3) times per VM. BENCH_CASES: only these in-kernel cases,
-# comma-separated; BENCH_CASE_MS (20000): a case and target of the
-# in-kernel benchmark stops after that many ms even with fewer than
-# BENCH_ITERS round trips (0: no limit), which bounds the run when a stop
-# takes seconds; BENCH_MOVES=0: no migration benchmark. Writes
+# step breakdown of both stoppers, the longest stretch a participant of a
+# machine stop stays on its CPU and the caller's CPU time per one-CPU
+# round trip, ours and the kernel's (BENCH_BREAKDOWN round trips or stops
+# each), and the migrate hook against sched_setaffinity(2) (BENCH_MOVES
+# moves), each BENCH_RUNS (3) times per VM. BENCH_CASES: only these
+# in-kernel cases, comma-separated; BENCH_CASE_MS (20000): a case and
+# target of the in-kernel benchmark stops after that many ms even with
+# fewer than BENCH_ITERS round trips (0: no limit), which bounds the run
+# when a stop takes seconds; BENCH_MOVES=0: no migration benchmark. Writes
 # out/bench/: the raw output, results.csv, table.md and bench.png; prints
 # the table.
 #

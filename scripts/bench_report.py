@@ -8,7 +8,15 @@ trip), and prints the table.
 
 Each VM repeats the benchmark (runs); a figure in the tables is the median,
 over the runs, of that run's percentile, so one noisy run does not decide
-a ratio. Ratios are taken between figures of the same VM.
+a ratio; a max is the max over all runs. Ratios are taken between figures
+of the same VM.
+
+results.csv has one row per sample; its last column says of what:
+latency (a round trip, or a move of the migration benchmark), hold (per
+machine stop, the longest stretch a participant's stopper thread stayed
+on its CPU), irqsoff (per machine stop, the longest interrupts-off window
+of one), caller_cpu and caller_wall (per one-CPU round trip, the caller's
+CPU time and the round trip's wall time).
 """
 import csv
 import glob
@@ -37,6 +45,12 @@ STEP_LABELS = {
     "back_return": "switched in -> returned",
 }
 HOST_CORES = os.cpu_count() or 2
+# The probed figures, ours against the kernel's: the participants' hold in
+# a machine stop of every CPU (fn on the remote CPU), and the caller's CPU
+# time per one-CPU round trip to the remote CPU.
+HOLD_PAIR = ("rstop_machine", "stop_machine")
+CPUTIME_PAIR = ("rstop_one_cpu", "stop_core")
+PROBED_FIGURES = ["hold", "irqsoff", "caller_cpu", "caller_wall"]
 
 
 def pct(values, p):
@@ -46,8 +60,10 @@ def pct(values, p):
 
 def parse(path):
     """One raw file: samples {(run, case, target, label): [ns]},
-    breakdowns {(run, case, target): {step: ns}} and header facts."""
-    samples, breakdowns, facts = {}, {}, {}
+    breakdowns {(run, case, target): {step: ns}}, probed
+    {(figure, run, case, label): [ns]} (figure: one of PROBED_FIGURES,
+    or exec_mean, one value per run) and header facts."""
+    samples, breakdowns, probed, facts = {}, {}, {}, {}
     run = 1
     for line in open(path):
         line = line.strip()
@@ -73,6 +89,23 @@ def parse(path):
         m = re.match(r"^sample (\S+) (\d+)$", line)
         if m:
             samples.setdefault((run, m.group(1), "remote", "busy task"), []).append(int(m.group(2)))
+        m = re.match(r"^(hold|irqsoff) (\S+) remote (\S+) (\d+)$", line)
+        if m:
+            probed.setdefault((m.group(1), run, m.group(2), m.group(3)), []).append(int(m.group(4)))
+            continue
+        m = re.match(r"^cputime (\S+) remote (\S+) (\d+) (\d+)$", line)
+        if m:
+            probed.setdefault(("caller_cpu", run, m.group(1), m.group(2)), []).append(int(m.group(3)))
+            probed.setdefault(("caller_wall", run, m.group(1), m.group(2)), []).append(int(m.group(4)))
+            continue
+        m = re.match(r"^cputime case=(\S+) target=remote label=(\S+) .* exec_mean=(\d+)$", line)
+        if m:
+            probed[("exec_mean", run, m.group(1), m.group(2))] = [int(m.group(3))]
+        m = re.match(r"^hold case=\S+ .* missed=(\d+)", line)
+        if m and m.group(1) != "0":
+            facts.setdefault("errors", []).append(line)
+        if re.match(r"^(hold|cputime)(:| case=\S+:) no ", line):
+            facts.setdefault("errors", []).append(line)
         m = re.match(r"^breakdown case=(\S+) target=(\S+) label=\S+ n=\d+ (.*) total=(\d+)", line)
         if m:
             steps = {k: int(v) for k, v in re.findall(r"(\w+)=(\d+)", m.group(3))}
@@ -85,14 +118,14 @@ def parse(path):
         if m and (m.group(2) != "0" or m.group(3) != "0"):
             facts.setdefault("errors", []).append(line)
     facts["runs"] = max([k[0] for k in samples] + [1])
-    return samples, breakdowns, facts
+    return samples, breakdowns, probed, facts
 
 
 class Vm:
     """The results of one VM: figures are medians over its runs."""
 
     def __init__(self, path):
-        self.samples, self.breakdowns, self.facts = parse(path)
+        self.samples, self.breakdowns, self.probed, self.facts = parse(path)
         self.vcpus = self.facts.get("vcpus", 0)
 
     def runs_of(self, case, target, label):
@@ -103,6 +136,23 @@ class Vm:
         """Median over the runs of the p-th percentile, in ns (None if absent)."""
         runs = self.runs_of(case, target, label)
         return statistics.median(pct(v, p) for v in runs) if runs else None
+
+    def probed_runs(self, figure, case, label):
+        return [v for (f, r, c, l), v in sorted(self.probed.items())
+                if (f, c, l) == (figure, case, label) and v]
+
+    def probed_fig(self, figure, case, label, stat):
+        """A probed figure in ns: stat is a percentile (the median over the
+        runs of each run's), "max" (over all runs) or "mean" (the median
+        over the runs of each run's mean); None if absent."""
+        runs = self.probed_runs(figure, case, label)
+        if not runs:
+            return None
+        if stat == "max":
+            return max(max(v) for v in runs)
+        if stat == "mean":
+            return statistics.median(statistics.mean(v) for v in runs)
+        return statistics.median(pct(v, stat) for v in runs)
 
     def step(self, case, target, step):
         vals = [b[step] for (r, c, t), b in self.breakdowns.items()
@@ -144,11 +194,15 @@ def main():
 
     with open(os.path.join(out, "results.csv"), "w", newline="") as f:
         w = csv.writer(f)
-        w.writerow(["vcpus", "run", "mechanism", "target", "label", "ns"])
+        w.writerow(["vcpus", "run", "mechanism", "target", "label", "ns", "figure"])
         for vm in vms:
             for (run, case, target, label), values in sorted(vm.samples.items()):
                 for v in values:
-                    w.writerow([vm.vcpus, run, case, target, label, v])
+                    w.writerow([vm.vcpus, run, case, target, label, v, "latency"])
+            for (figure, run, case, label), values in sorted(vm.probed.items()):
+                if figure in PROBED_FIGURES:
+                    for v in values:
+                        w.writerow([vm.vcpus, run, case, "remote", label, v, figure])
 
     lines = ["## Against the kernel's stopper on one CPU (`stop_core_cpuslocked`)", "",
              "Ratio ours / kernel's, same VM; target <= 1.0x (stretch <= 0.7x remote idle, p50).", "",
@@ -178,6 +232,26 @@ def main():
         lines.append(f"| {name} | " + " | ".join(fmt_ratio(f(vm)) for vm in vms) + " |")
     lines.append("")
 
+    ours, kernel = CPUTIME_PAIR
+    if any(vm.probed_runs("caller_cpu", c, "idle") for vm in vms for c in CPUTIME_PAIR):
+        lines.append("## The caller's CPU time per one-CPU round trip")
+        lines.append("")
+        lines.append(f"The calling thread on CPU 0, a round trip to CPU 1, `{ours}` / `{kernel}` "
+                     "(ours spins, the kernel's caller sleeps): p50 of the round trip's wall time minus "
+                     "the time the caller was switched out (sched_switch probe), and the mean by the "
+                     "caller's `sum_exec_runtime` over the series. Ratio ours / kernel's, same VM.")
+        lines.append("")
+        lines.append("| case | " + " | ".join(f"{vm.title()} p50 | mean (sum_exec_runtime)" for vm in vms) + " |")
+        lines.append("|---|" + "---:|---:|" * len(vms))
+        for label in ("idle", "busy"):
+            row = f"| remote, {label} |"
+            for vm in vms:
+                for figure, stat in (("caller_cpu", 50), ("exec_mean", "mean")):
+                    a, b = vm.probed_fig(figure, ours, label, stat), vm.probed_fig(figure, kernel, label, stat)
+                    row += f" {us(a)} / {us(b)} µs = {fmt_ratio(ratio(a, b))} |"
+            lines.append(row)
+        lines.append("")
+
     lines.append("## Multi-CPU stops against the kernel's `stop_machine()`")
     lines.append("")
     lines.append("Ratio ours / kernel's, same VM; target `rstop_machine` / `stop_machine` <= 1.0x. "
@@ -198,6 +272,30 @@ def main():
                     row += f" {us(a)} / {us(b)} µs = {fmt_ratio(ratio(a, b), goal)} |"
             lines.append(row)
     lines.append("")
+
+    ours, kernel = HOLD_PAIR
+    if any(vm.probed_runs("hold", c, "idle") for vm in vms for c in HOLD_PAIR):
+        lines.append("## A participant's hold on its CPU in a machine stop")
+        lines.append("")
+        lines.append(f"Every online CPU stopped, fn on the remote CPU, `{ours}` / `{kernel}`: per stop, "
+                     "the longest stretch any participant's stopper thread stayed on its CPU (switch-in "
+                     "to switch-out: it bounds our participant's preempt-off section and the kernel's "
+                     "interrupts-off window from above), and the longest interrupts-off window of one. "
+                     "p50 over the stops, max over all. Ratio ours / kernel's, same VM.")
+        lines.append("")
+        lines.append("| figure | " + " | ".join(f"{vm.title()} p50 | max" for vm in vms) + " |")
+        lines.append("|---|" + "---:|---:|" * len(vms))
+        for figure, name in (("hold", "on its CPU"), ("irqsoff", "interrupts off")):
+            for label in ("idle", "busy"):
+                if not any(vm.probed_runs(figure, c, label) for vm in vms for c in HOLD_PAIR):
+                    continue
+                row = f"| {name}, {label} |"
+                for vm in vms:
+                    for stat in (50, "max"):
+                        a, b = vm.probed_fig(figure, ours, label, stat), vm.probed_fig(figure, kernel, label, stat)
+                        row += f" {us(a)} / {us(b)} µs = {fmt_ratio(ratio(a, b))} |"
+                lines.append(row)
+        lines.append("")
 
     lines.append("## Where a round trip goes (p50 of each step, µs)")
     lines.append("")
@@ -253,6 +351,30 @@ def main():
                          f"{us(vm.fig(case, target, label, 90))} | {us(vm.fig(case, target, label, 99))} | "
                          f"{us(max(max(v) for v in runs))} | {sum(len(v) for v in runs)} |")
         lines.append("")
+        probed_rows = [
+            ("hold", "longest stretch of a participant on its CPU, per stop", HOLD_PAIR, "every CPU, fn remote"),
+            ("irqsoff", "longest interrupts-off window of a participant, per stop", HOLD_PAIR,
+             "every CPU, fn remote"),
+            ("caller_cpu", "caller's CPU time per round trip", CPUTIME_PAIR, "remote CPU"),
+            ("caller_wall", "wall time of those round trips", CPUTIME_PAIR, "remote CPU"),
+            ("exec_mean", "caller's sum_exec_runtime per round trip", CPUTIME_PAIR, "remote CPU"),
+        ]
+        if vm.probed:
+            lines.append("| figure | mechanism | target | p50 µs | p99 µs | max µs | mean µs | n |")
+            lines.append("|---|---|---|---:|---:|---:|---:|---:|")
+            for figure, name, cases, where in probed_rows:
+                for case in cases:
+                    for label in ("idle", "busy"):
+                        runs = vm.probed_runs(figure, case, label)
+                        if not runs:
+                            continue
+                        if figure == "exec_mean":
+                            stats = ["-", "-", "-", us(vm.probed_fig(figure, case, label, "mean")), "-"]
+                        else:
+                            stats = [us(vm.probed_fig(figure, case, label, st)) for st in (50, 99, "max", "mean")]
+                            stats.append(str(sum(len(v) for v in runs)))
+                        lines.append(f"| {name} | {case} | {where}, {label} | " + " | ".join(stats) + " |")
+            lines.append("")
         if "smt" in f:
             lines.append(f"- SMT siblings (the kernel's stopper on one core): {f['smt']}")
         if "memory" in f:

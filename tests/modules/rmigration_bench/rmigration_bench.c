@@ -57,15 +57,53 @@
  * and woken: fn_done + done_back is the way from RUN to the caller being
  * switched back in (the last states, the threads' exits, and the switch
  * out of the caller's CPU's thread).
+ *
+ * With hold=N, rstop_machine and stop_machine (function on target_cpu,
+ * every online CPU stopped) then run N more stops each (fewer if case_ms
+ * passes first) with a probe on sched_switch that follows the stopper
+ * thread of every online CPU (rmigration/N, resp. the kernel's
+ * migration/N, found by name): per stop, the longest stretch any of them
+ * stayed on its CPU, from a switch-in to the next switch-out. After each
+ * stop the caller waits until all of them are switched out, so that every
+ * stretch belongs to one stop. Logged over the stops:
+ *
+ *   hold case=rstop_machine target=remote label=idle n=... cpus=... missed=0 p50=... max=...
+ *
+ * (cpus: the participants; missed: stops left out because a participant
+ * showed no stretch or stayed on its CPU for over a second after the
+ * stop.) If the kernel has the irq_disable and irq_enable tracepoints
+ * (CONFIG_TRACE_IRQFLAGS), probes on them also time the interrupts-off
+ * windows of those threads, from an irq_disable while the thread is
+ * current, or from its switch-in (a task is switched in with interrupts
+ * off), to the next irq_enable or its switch-out; per stop, the longest
+ * of any participant:
+ *
+ *   irqsoff case=rstop_machine target=remote label=idle n=... p50=... max=...
+ *
+ * With cputime=N, rstop_one_cpu and stop_core then run N round trips each
+ * to target_cpu with a probe on sched_switch that adds up the time the
+ * caller is switched out (from its switch-out to its switch-in, both on
+ * caller_cpu); the caller's CPU time of a round trip is its wall time
+ * minus that. As a check of the probe, exec_mean is the caller's
+ * sum_exec_runtime over the whole series divided by N, read just after a
+ * sleep before and after it (a switch-out brings it up to date):
+ *
+ *   cputime case=rstop_one_cpu target=remote label=idle n=... wall_p50=... p50=... p99=... max=... mean=... exec_mean=...
+ *
+ * The samples file then also lists each stop and round trip of these:
+ * "hold case target label ns", "irqsoff case target label ns" and
+ * "cputime case target label cpu_ns wall_ns".
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
 #include <linux/completion.h>
 #include <linux/cpu.h>
 #include <linux/debugfs.h>
+#include <linux/delay.h>
 #include <linux/seq_file.h>
 #include <linux/kthread.h>
 #include <linux/module.h>
+#include <linux/sched/signal.h>
 #include <linux/sort.h>
 #include <linux/smp.h>
 #include <linux/stop_machine.h>
@@ -97,6 +135,12 @@ MODULE_PARM_DESC(cases, "Comma-separated cases to run");
 static unsigned int breakdown;
 module_param(breakdown, uint, 0444);
 MODULE_PARM_DESC(breakdown, "Round trips of the step breakdown per stopper case (default 0: none)");
+static unsigned int hold;
+module_param(hold, uint, 0444);
+MODULE_PARM_DESC(hold, "Stops per machine stop timing its participants' stretches (default 0: none)");
+static unsigned int cputime;
+module_param(cputime, uint, 0444);
+MODULE_PARM_DESC(cputime, "Round trips per one-CPU stopper timing the caller's CPU (default 0: none)");
 
 /* The steps of one round trip of the breakdown, in ns (0: did not happen). */
 enum { T_CALL, T_WAKE, T_IN, T_FN, T_DONE, T_BACK, T_RETURN, T_NR };
@@ -109,6 +153,7 @@ static const char *const step_names[T_NR - 1] = {
  * read by the probes on any CPU; NULL outside one.
  */
 static u64 *bd_cur;
+/* The measuring thread, set before any probe is registered. */
 static struct task_struct *bd_caller;
 /* The stopper thread that ran the last function: set by the function. */
 static struct task_struct *bd_thread;
@@ -233,16 +278,25 @@ static int cmp_u64(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-static u64 pct(unsigned int p)
+/* How long a case may take samples for a target, in ns. */
+static u64 case_limit_ns(void)
 {
-	return samples[min_t(u64, (u64)n_samples * p / 100, n_samples - 1)];
+	if (!case_ms)
+		return U64_MAX;
+	return (u64)case_ms * NSEC_PER_MSEC;
+}
+
+/* The p-th percentile of the n > 0 sorted values v. */
+static u64 pct(const u64 *v, unsigned int n, unsigned int p)
+{
+	return v[min_t(u64, (u64)n * p / 100, n - 1)];
 }
 
 static void bench_case(int c, int t, unsigned int cpu)
 {
 	unsigned int i, errors = 0;
 	const char *where = targets[t];
-	u64 start, limit = case_ms ? (u64)case_ms * NSEC_PER_MSEC : U64_MAX;
+	u64 start, limit = case_limit_ns();
 
 	samples = all + (size_t)(c * 2 + t) * iters;
 	/* Warm up: first calls fault in code and wake things up. */
@@ -260,8 +314,8 @@ static void bench_case(int c, int t, unsigned int cpu)
 	n_samples = taken[c * 2 + t] = i;
 	sort(samples, n_samples, sizeof(*samples), cmp_u64, NULL);
 	pr_info("case=%s target=%s label=%s n=%u errors=%u p50=%llu p90=%llu p99=%llu max=%llu\n",
-		all_cases[c].name, where, label, n_samples, errors, pct(50), pct(90), pct(99),
-		samples[n_samples - 1]);
+		all_cases[c].name, where, label, n_samples, errors, pct(samples, n_samples, 50),
+		pct(samples, n_samples, 90), pct(samples, n_samples, 99), samples[n_samples - 1]);
 }
 
 /* Probes on the scheduler's tracepoints, for the breakdown. */
@@ -290,7 +344,7 @@ static void probe_switch(void *data, bool preempt, struct task_struct *prev,
 		t[T_BACK] = ktime_get_ns();
 }
 
-static struct tracepoint *tp_waking, *tp_switch;
+static struct tracepoint *tp_waking, *tp_switch, *tp_irq_disable, *tp_irq_enable;
 
 static void find_tracepoint(struct tracepoint *tp, void *priv)
 {
@@ -298,6 +352,10 @@ static void find_tracepoint(struct tracepoint *tp, void *priv)
 		tp_waking = tp;
 	else if (!strcmp(tp->name, "sched_switch"))
 		tp_switch = tp;
+	else if (!strcmp(tp->name, "irq_disable"))
+		tp_irq_disable = tp;
+	else if (!strcmp(tp->name, "irq_enable"))
+		tp_irq_enable = tp;
 }
 
 /* Median of step s (from the previous recorded time) over n round trips. */
@@ -322,8 +380,7 @@ static void bench_breakdown(int c, int t, unsigned int cpu)
 {
 	u64 (*rt)[T_NR], *scratch, p50[T_NR - 1];
 	unsigned int i, n = breakdown;
-
-	u64 start, limit = case_ms ? (u64)case_ms * NSEC_PER_MSEC : U64_MAX;
+	u64 start, limit = case_limit_ns();
 
 	rt = vcalloc(n, sizeof(*rt));
 	scratch = vmalloc_array(n, sizeof(*scratch));
@@ -365,7 +422,6 @@ static void bench_breakdowns(void)
 {
 	unsigned int c;
 
-	for_each_kernel_tracepoint(find_tracepoint, NULL);
 	if (!tp_waking || !tp_switch) {
 		pr_info("breakdown: no sched_waking/sched_switch tracepoints in this kernel\n");
 		return;
@@ -376,7 +432,6 @@ static void bench_breakdowns(void)
 		tracepoint_probe_unregister(tp_waking, probe_waking, NULL);
 		return;
 	}
-	bd_caller = current;
 	for (c = 0; c < ARRAY_SIZE(all_cases); c++) {
 		/* Not the IPI and work_on_cpu() (no stopper thread), nor
 		 * stop_machine_two, whose function runs on two CPUs. */
@@ -394,6 +449,431 @@ static void bench_breakdowns(void)
 	tracepoint_synchronize_unregister();
 }
 
+/* The index of the case run by run in all_cases, if it is wanted; else -1. */
+static int case_of(int (*run)(unsigned int cpu))
+{
+	unsigned int c;
+
+	for (c = 0; c < ARRAY_SIZE(all_cases); c++)
+		if (all_cases[c].run == run)
+			return wanted(c) ? c : -1;
+	return -1;
+}
+
+/* The machine stops of the hold figure, with the names of their threads. */
+static const struct {
+	int (*run)(unsigned int cpu);
+	const char *thread;	/* the stopper thread of CPU N is "<thread>/N" */
+} hold_cases[] = {
+	{ run_rstop_machine, "rmigration" },
+	{ run_stop_machine, "migration" },
+};
+
+/*
+ * The stretches of one CPU's stopper thread on its CPU. The probes write
+ * it on that CPU only, with interrupts off. The measuring thread resets
+ * and reads it while the thread is switched out (in == 0, stored with
+ * release after the figures).
+ */
+struct hold_cpu {
+	struct task_struct *thread;	/* the stopper thread, NULL when not followed */
+	u64 in;			/* when it was switched in; 0 while switched out */
+	u64 irqs_from;		/* start of its interrupts-off window; 0: none open */
+	u64 longest;		/* longest stretch since the reset */
+	u64 irqs_longest;	/* longest interrupts-off window since the reset */
+	unsigned int stretches;	/* stretches ended since the reset */
+};
+
+static DEFINE_PER_CPU(struct hold_cpu, hold_cpu);
+
+/*
+ * Per stop of hold_cases[h]: hold_ns[h * hold + i] the longest stretch,
+ * irqs_ns[h * hold + i] the longest interrupts-off window of any
+ * participant, i < hold_taken[h].
+ */
+static u64 *hold_ns, *irqs_ns;
+static unsigned int hold_taken[ARRAY_SIZE(hold_cases)];
+static bool hold_irqs;
+
+/*
+ * The three probes of the hold figure read one clock, the lockless one
+ * (CLOCK_MONOTONIC, as ktime_get_ns()): irq_disable and irq_enable fire
+ * wherever interrupts are turned off or on, also on the way into an NMI,
+ * where the probes return at once.
+ */
+static void probe_hold_switch(void *data, bool preempt, struct task_struct *prev,
+			      struct task_struct *next, unsigned int prev_state)
+{
+	struct hold_cpu *h = this_cpu_ptr(&hold_cpu);
+	u64 now;
+
+	if (prev != h->thread && next != h->thread)
+		return;
+	now = ktime_get_mono_fast_ns();
+	if (prev == h->thread && h->in) {
+		if (h->irqs_from)
+			WRITE_ONCE(h->irqs_longest, max(h->irqs_longest, now - h->irqs_from));
+		h->irqs_from = 0;
+		WRITE_ONCE(h->longest, max(h->longest, now - h->in));
+		WRITE_ONCE(h->stretches, h->stretches + 1);
+		/* Pairs with the smp_load_acquire() in hold_wait(). */
+		smp_store_release(&h->in, 0);
+	} else if (next == h->thread) {
+		/* A task is switched in with interrupts off. */
+		h->irqs_from = now;
+		WRITE_ONCE(h->in, now);
+	}
+}
+
+static void probe_hold_irq_disable(void *data, unsigned long ip, unsigned long parent_ip)
+{
+	struct hold_cpu *h;
+
+	/* An NMI is no window of the thread's. */
+	if (in_nmi())
+		return;
+	h = this_cpu_ptr(&hold_cpu);
+	if (current == h->thread && h->in && !h->irqs_from)
+		h->irqs_from = ktime_get_mono_fast_ns();
+}
+
+static void probe_hold_irq_enable(void *data, unsigned long ip, unsigned long parent_ip)
+{
+	struct hold_cpu *h;
+
+	if (in_nmi())
+		return;
+	h = this_cpu_ptr(&hold_cpu);
+	if (current == h->thread && h->irqs_from) {
+		WRITE_ONCE(h->irqs_longest,
+			   max(h->irqs_longest, ktime_get_mono_fast_ns() - h->irqs_from));
+		h->irqs_from = 0;
+	}
+}
+
+/* Drops the references on the followed threads. */
+static void hold_put_threads(void)
+{
+	unsigned int cpu;
+
+	for_each_possible_cpu(cpu) {
+		struct hold_cpu *h = per_cpu_ptr(&hold_cpu, cpu);
+
+		if (h->thread)
+			put_task_struct(h->thread);
+		h->thread = NULL;
+	}
+}
+
+/*
+ * Follows the thread "<name>/N" of every online CPU N (a kthread bound to
+ * N), with a reference; called with no probe registered. Returns 0, or
+ * -ENOENT if a CPU has none.
+ */
+static int hold_get_threads(const char *name)
+{
+	char comm[TASK_COMM_LEN];
+	struct task_struct *p;
+	unsigned int cpu, found = 0;
+
+	rcu_read_lock();
+	for_each_process(p) {
+		struct hold_cpu *h;
+
+		if (!(p->flags & PF_KTHREAD) || p->nr_cpus_allowed != 1)
+			continue;
+		cpu = cpumask_first(p->cpus_ptr);
+		if (cpu >= nr_cpu_ids || !cpu_online(cpu))
+			continue;
+		snprintf(comm, sizeof(comm), "%s/%u", name, cpu);
+		h = per_cpu_ptr(&hold_cpu, cpu);
+		if (h->thread || strcmp(p->comm, comm))
+			continue;
+		get_task_struct(p);
+		h->in = 0;
+		h->irqs_from = 0;
+		h->thread = p;
+		found++;
+	}
+	rcu_read_unlock();
+	if (found == num_online_cpus())
+		return 0;
+	hold_put_threads();
+	return -ENOENT;
+}
+
+/* Starts a stop's figures: every followed thread is switched out. */
+static void hold_reset(void)
+{
+	unsigned int cpu;
+
+	for_each_online_cpu(cpu) {
+		struct hold_cpu *h = per_cpu_ptr(&hold_cpu, cpu);
+
+		WRITE_ONCE(h->longest, 0);
+		WRITE_ONCE(h->irqs_longest, 0);
+		WRITE_ONCE(h->stretches, 0);
+	}
+}
+
+/*
+ * Waits until every followed thread is switched out, for up to a second;
+ * returns whether they are.
+ */
+static bool hold_wait(void)
+{
+	u64 start = ktime_get_ns();
+	unsigned int cpu;
+
+	for_each_online_cpu(cpu) {
+		struct hold_cpu *h = per_cpu_ptr(&hold_cpu, cpu);
+
+		/* Pairs with the release in probe_hold_switch(). */
+		while (smp_load_acquire(&h->in)) {
+			if (ktime_get_ns() - start > NSEC_PER_SEC)
+				return false;
+			usleep_range(10, 20);
+		}
+	}
+	return true;
+}
+
+/*
+ * One stop's figures, once every followed thread is switched out: the
+ * longest stretch and interrupts-off window of any participant. Returns
+ * false if a participant showed no stretch.
+ */
+static bool hold_read(u64 *longest, u64 *irqs_longest)
+{
+	unsigned int cpu;
+
+	*longest = 0;
+	*irqs_longest = 0;
+	for_each_online_cpu(cpu) {
+		struct hold_cpu *h = per_cpu_ptr(&hold_cpu, cpu);
+
+		if (!READ_ONCE(h->stretches))
+			return false;
+		*longest = max(*longest, READ_ONCE(h->longest));
+		*irqs_longest = max(*irqs_longest, READ_ONCE(h->irqs_longest));
+	}
+	return true;
+}
+
+/* Registers the probes of the hold figure; returns 0 or an error. */
+static int hold_probes_on(void)
+{
+	int ret;
+
+	ret = tracepoint_probe_register(tp_switch, probe_hold_switch, NULL);
+	if (ret || !hold_irqs)
+		return ret;
+	ret = tracepoint_probe_register(tp_irq_disable, probe_hold_irq_disable, NULL);
+	if (ret)
+		goto out_switch;
+	ret = tracepoint_probe_register(tp_irq_enable, probe_hold_irq_enable, NULL);
+	if (ret)
+		goto out_disable;
+	return 0;
+
+out_disable:
+	tracepoint_probe_unregister(tp_irq_disable, probe_hold_irq_disable, NULL);
+out_switch:
+	tracepoint_probe_unregister(tp_switch, probe_hold_switch, NULL);
+	tracepoint_synchronize_unregister();
+	return ret;
+}
+
+static void hold_probes_off(void)
+{
+	if (hold_irqs) {
+		tracepoint_probe_unregister(tp_irq_enable, probe_hold_irq_enable, NULL);
+		tracepoint_probe_unregister(tp_irq_disable, probe_hold_irq_disable, NULL);
+	}
+	tracepoint_probe_unregister(tp_switch, probe_hold_switch, NULL);
+	/* No probe may still be running when the threads are let go. */
+	tracepoint_synchronize_unregister();
+}
+
+static void bench_hold_case(int h, u64 *scratch)
+{
+	u64 *stretch = hold_ns + (size_t)h * hold, *irqs = irqs_ns + (size_t)h * hold;
+	u64 start, limit = case_limit_ns();
+	int c = case_of(hold_cases[h].run);
+	unsigned int i, n = 0, missed = 0;
+
+	if (c < 0)
+		return;
+	if (hold_get_threads(hold_cases[h].thread)) {
+		pr_info("hold case=%s: no %s/N thread on every online CPU\n",
+			all_cases[c].name, hold_cases[h].thread);
+		return;
+	}
+	if (hold_probes_on()) {
+		hold_put_threads();
+		return;
+	}
+	for (i = 0; i < 10; i++)
+		all_cases[c].run(target_cpu);
+	hold_wait();
+	start = ktime_get_ns();
+	for (i = 0; i < hold; i++) {
+		if (i && ktime_get_ns() - start > limit)
+			break;
+		hold_reset();
+		all_cases[c].run(target_cpu);
+		if (hold_wait() && hold_read(&stretch[n], &irqs[n]))
+			n++;
+		else
+			missed++;
+	}
+	hold_probes_off();
+	hold_put_threads();
+	hold_taken[h] = n;
+	if (!n) {
+		pr_info("hold case=%s target=remote label=%s n=0 missed=%u\n",
+			all_cases[c].name, label, missed);
+		return;
+	}
+	memcpy(scratch, stretch, n * sizeof(*scratch));
+	sort(scratch, n, sizeof(*scratch), cmp_u64, NULL);
+	pr_info("hold case=%s target=remote label=%s n=%u cpus=%u missed=%u p50=%llu max=%llu\n",
+		all_cases[c].name, label, n, num_online_cpus(), missed, pct(scratch, n, 50),
+		scratch[n - 1]);
+	if (!hold_irqs)
+		return;
+	memcpy(scratch, irqs, n * sizeof(*scratch));
+	sort(scratch, n, sizeof(*scratch), cmp_u64, NULL);
+	pr_info("irqsoff case=%s target=remote label=%s n=%u p50=%llu max=%llu\n",
+		all_cases[c].name, label, n, pct(scratch, n, 50), scratch[n - 1]);
+}
+
+/* The participants' hold on their CPUs in the machine stops. */
+static void bench_hold(void)
+{
+	unsigned int h;
+	u64 *scratch;
+
+	if (!tp_switch) {
+		pr_info("hold: no sched_switch tracepoint in this kernel\n");
+		return;
+	}
+	hold_irqs = tp_irq_disable && tp_irq_enable;
+	if (!hold_irqs)
+		pr_info("hold: no irq_disable/irq_enable tracepoints in this kernel: no interrupts-off windows\n");
+	hold_ns = vmalloc_array(ARRAY_SIZE(hold_cases) * (size_t)hold, sizeof(*hold_ns));
+	irqs_ns = vmalloc_array(ARRAY_SIZE(hold_cases) * (size_t)hold, sizeof(*irqs_ns));
+	scratch = vmalloc_array(hold, sizeof(*scratch));
+	if (hold_ns && irqs_ns && scratch)
+		for (h = 0; h < ARRAY_SIZE(hold_cases); h++)
+			bench_hold_case(h, scratch);
+	vfree(scratch);
+}
+
+/* The one-CPU stoppers of the caller's CPU time. */
+static int (*const cputime_cases[])(unsigned int cpu) = { run_rstop, run_stop_core };
+
+/*
+ * Per round trip of cputime_cases[k]: cpu_ns[k * cputime + i] the
+ * caller's CPU time, wall_ns[...] its wall time, i < cputime_taken[k].
+ */
+static u64 *cpu_ns, *wall_ns;
+static unsigned int cputime_taken[ARRAY_SIZE(cputime_cases)];
+
+/*
+ * The time the caller has spent switched out, and when it was last
+ * switched out (0: it runs). Both change only in probe_cputime_switch(),
+ * on the caller's CPU, and the caller reads them while it runs there.
+ */
+static u64 cc_off, cc_out;
+
+static void probe_cputime_switch(void *data, bool preempt, struct task_struct *prev,
+				 struct task_struct *next, unsigned int prev_state)
+{
+	if (prev == bd_caller) {
+		cc_out = ktime_get_ns();
+	} else if (next == bd_caller && cc_out) {
+		WRITE_ONCE(cc_off, cc_off + ktime_get_ns() - cc_out);
+		cc_out = 0;
+	}
+}
+
+/* The wall time and switched-out time so far, read at one instant. */
+static void cputime_now(u64 *wall, u64 *off)
+{
+	preempt_disable();
+	*wall = ktime_get_ns();
+	*off = READ_ONCE(cc_off);
+	preempt_enable();
+}
+
+static void bench_cputime_case(int k, u64 *scratch)
+{
+	u64 *cpu = cpu_ns + (size_t)k * cputime, *wall = wall_ns + (size_t)k * cputime;
+	u64 start, limit = case_limit_ns();
+	u64 exec, sum = 0, wall_p50;
+	int c = case_of(cputime_cases[k]);
+	unsigned int i, n;
+
+	if (c < 0)
+		return;
+	for (i = 0; i < 10; i++)
+		all_cases[c].run(target_cpu);
+	/* A switch-out brings sum_exec_runtime up to date. */
+	schedule_timeout_uninterruptible(1);
+	exec = READ_ONCE(current->se.sum_exec_runtime);
+	start = ktime_get_ns();
+	for (n = 0; n < cputime; n++) {
+		u64 t0, t1, off0, off1;
+
+		if (n && ktime_get_ns() - start > limit)
+			break;
+		cputime_now(&t0, &off0);
+		all_cases[c].run(target_cpu);
+		cputime_now(&t1, &off1);
+		wall[n] = t1 - t0;
+		/* Every switch-out in between ended before t1. */
+		cpu[n] = wall[n] - min(off1 - off0, wall[n]);
+		sum += cpu[n];
+	}
+	schedule_timeout_uninterruptible(1);
+	exec = READ_ONCE(current->se.sum_exec_runtime) - exec;
+	cputime_taken[k] = n;
+	memcpy(scratch, wall, n * sizeof(*scratch));
+	sort(scratch, n, sizeof(*scratch), cmp_u64, NULL);
+	wall_p50 = pct(scratch, n, 50);
+	memcpy(scratch, cpu, n * sizeof(*scratch));
+	sort(scratch, n, sizeof(*scratch), cmp_u64, NULL);
+	pr_info("cputime case=%s target=remote label=%s n=%u wall_p50=%llu p50=%llu p99=%llu max=%llu mean=%llu exec_mean=%llu\n",
+		all_cases[c].name, label, n, wall_p50, pct(scratch, n, 50), pct(scratch, n, 99),
+		scratch[n - 1], div_u64(sum, n), div_u64(exec, n));
+}
+
+/* The caller's CPU time per round trip of the one-CPU stoppers. */
+static void bench_cputime(void)
+{
+	unsigned int k;
+	u64 *scratch;
+
+	if (!tp_switch) {
+		pr_info("cputime: no sched_switch tracepoint in this kernel\n");
+		return;
+	}
+	cpu_ns = vmalloc_array(ARRAY_SIZE(cputime_cases) * (size_t)cputime, sizeof(*cpu_ns));
+	wall_ns = vmalloc_array(ARRAY_SIZE(cputime_cases) * (size_t)cputime, sizeof(*wall_ns));
+	scratch = vmalloc_array(cputime, sizeof(*scratch));
+	if (!cpu_ns || !wall_ns || !scratch)
+		goto out;
+	if (tracepoint_probe_register(tp_switch, probe_cputime_switch, NULL))
+		goto out;
+	for (k = 0; k < ARRAY_SIZE(cputime_cases); k++)
+		bench_cputime_case(k, scratch);
+	tracepoint_probe_unregister(tp_switch, probe_cputime_switch, NULL);
+	tracepoint_synchronize_unregister();
+out:
+	vfree(scratch);
+}
+
 static struct completion bench_done;
 
 static int samples_show(struct seq_file *m, void *v)
@@ -407,6 +887,24 @@ static int samples_show(struct seq_file *m, void *v)
 			for (i = 0; i < taken[c * 2 + t]; i++)
 				seq_printf(m, "sample %s %s %s %llu\n", all_cases[c].name,
 					   targets[t], label, all[(c * 2 + t) * (size_t)iters + i]);
+	}
+	for (c = 0; c < ARRAY_SIZE(hold_cases); c++) {
+		int k = case_of(hold_cases[c].run);
+
+		for (i = 0; k >= 0 && i < hold_taken[c]; i++)
+			seq_printf(m, "hold %s remote %s %llu\n", all_cases[k].name, label,
+				   hold_ns[(size_t)c * hold + i]);
+		for (i = 0; k >= 0 && hold_irqs && i < hold_taken[c]; i++)
+			seq_printf(m, "irqsoff %s remote %s %llu\n", all_cases[k].name, label,
+				   irqs_ns[(size_t)c * hold + i]);
+	}
+	for (c = 0; c < ARRAY_SIZE(cputime_cases); c++) {
+		int k = case_of(cputime_cases[c]);
+
+		for (i = 0; k >= 0 && i < cputime_taken[c]; i++)
+			seq_printf(m, "cputime %s remote %s %llu %llu\n", all_cases[k].name,
+				   label, cpu_ns[(size_t)c * cputime + i],
+				   wall_ns[(size_t)c * cputime + i]);
 	}
 	return 0;
 }
@@ -423,8 +921,14 @@ static int bench_thread(void *arg)
 		if (nr_targets(c) > 1)
 			bench_case(c, 1, caller_cpu);
 	}
+	for_each_kernel_tracepoint(find_tracepoint, NULL);
+	bd_caller = current;
 	if (breakdown)
 		bench_breakdowns();
+	if (hold)
+		bench_hold();
+	if (cputime)
+		bench_cputime();
 	complete(&bench_done);
 	/* Exit only through kthread_stop(): the module text must outlive us. */
 	while (!kthread_should_stop()) {
@@ -469,6 +973,10 @@ static int __init rmigration_bench_init(void)
 static void __exit rmigration_bench_exit(void)
 {
 	debugfs_remove(dir);
+	vfree(wall_ns);
+	vfree(cpu_ns);
+	vfree(irqs_ns);
+	vfree(hold_ns);
 	vfree(all);
 }
 
