@@ -100,6 +100,7 @@ static void rmigration_read_curr(void *arg)
 	info->pid = task_pid_nr(p);
 	strscpy(info->comm, p->comm, sizeof(info->comm));
 	info->policy = p->policy;
+	info->eff_prio = p->prio;
 	if (p->policy == SCHED_FIFO || p->policy == SCHED_RR)
 		info->prio = p->rt_priority;
 	else if (p->policy == SCHED_DEADLINE)
@@ -142,13 +143,19 @@ bool rmigration_task_runnable(struct task_struct *p)
 }
 
 /*
- * The task is on its runqueue but another task runs on its CPU: preempted,
- * or woken behind a task it cannot preempt. (A task woken on a CPU that
- * has not taken the wake-up yet is not on the runqueue yet.)
+ * The task wants to run, is on its runqueue, and another task runs on its
+ * CPU: preempted, or woken behind a task it cannot preempt. TASK_RUNNING
+ * leaves out a task that blocks but stays queued (proxy execution, a
+ * delayed dequeue), and one woken onto a CPU that has not taken the
+ * wake-up yet (TASK_WAKING). A hint, read without the runqueue lock: the
+ * three reads are unordered, so a task just blocking or just switched in
+ * may be misread once; the watchdog and the PREPARE budget read again
+ * later.
  */
 bool rmigration_task_kept_off(struct task_struct *p)
 {
-	return READ_ONCE(p->on_rq) && !READ_ONCE(p->on_cpu);
+	return READ_ONCE(p->__state) == TASK_RUNNING && READ_ONCE(p->on_rq) &&
+	       !READ_ONCE(p->on_cpu);
 }
 
 bool rmigration_need_resched(void)
@@ -525,7 +532,11 @@ bool rmigration_task_affinity_settable(struct task_struct *p)
 
 /*
  * A deadline task's affinity must span its root domain: sched_setaffinity(2)
- * says EBUSY otherwise (dl_task_check_affinity(), not exported).
+ * says EBUSY otherwise, when admission control is on
+ * (dl_task_check_affinity(), not exported; nor are root domains). We refuse
+ * every deadline task: stricter. The policy is read without a lock: a task
+ * made SCHED_DEADLINE just after is refused by the kernel itself, whose
+ * __sched_setscheduler() wants the affinity to span the root domain.
  */
 bool rmigration_task_deadline(struct task_struct *p)
 {

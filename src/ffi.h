@@ -37,6 +37,7 @@ struct rmigration_task_info {
 	char	comm[16];
 	int	policy;
 	int	prio;
+	int	eff_prio;	/* p->prio, as priority inheritance may raise it */
 };
 
 /* The task running on @cpu, read there by an IPI; 0 or an errno. */

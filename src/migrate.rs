@@ -97,7 +97,8 @@ pub(crate) static STATS: Stats = Stats {
 /// RETURNS: the outcome, or `ESRCH` if there is no such task, `EINVAL` if
 /// `cpu` is out of range or not active, or the task's affinity cannot be set
 /// (per-CPU kernel threads, `PF_NO_SETAFFINITY`), `EBUSY` for a deadline
-/// task (one CPU does not span its root domain), `ENOENT` if the task's
+/// task (one CPU does not span its root domain; stricter than
+/// `sched_setaffinity(2)`, which allows it without admission control), `ENOENT` if the task's
 /// CPU kept going offline, or the error of `set_cpus_allowed_ptr()`.
 pub(crate) fn migrate(pid: u32, cpu: u32) -> Result<Outcome> {
     let ret = try_migrate(pid, cpu);

@@ -51,11 +51,13 @@
 //!   partner has withdrawn, or after spinning its budget, and sleeps again
 //!   until every participant is ready for the next round. The budget starts
 //!   at [`SPIN_MIN_NS`] and doubles, up to [`SPIN_MAX_NS`], only after a
-//!   round that this participant left because its budget ran out while
-//!   every missing partner's thread was on its CPU: a partner that is
-//!   slow to arrive though it runs (a virtual CPU that the host does not
-//!   run). A partner kept off its CPU by another task does not make
-//!   anyone spin longer. A normal task waking on a participant's CPU does
+//!   round that this participant left because its budget ran out, and
+//!   only if, when it looks after leaving, no participant's thread is
+//!   kept off its CPU by another task (on its runqueue, not running): the
+//!   partners were slow, not held away (a virtual CPU that the host did
+//!   not run). A participant held away by a real-time burst does not make
+//!   the others spin longer; one that was held away and runs again by the
+//!   time of that look may still double the budget once. A normal task waking on a participant's CPU does
 //!   not set `need_resched()` against a `SCHED_FIFO` thread: it waits for
 //!   the spin, which is bounded as above. The machine leaves PREPARE only
 //!   with every participant present at once, each with preemption off;
@@ -66,10 +68,12 @@
 //!   machine is in PREPARE aborts it: the participants that started leave
 //!   (the sleeping ones are woken), the works that did not are withdrawn
 //!   from their lists. After PREPARE the stop is bounded and waited for.
-//!   Not yet covered: a participant that started, slept, and is woken to a
-//!   CPU that a `SCHED_FIFO` 99 task took meanwhile. Its partners sleep
-//!   (they do not spin), but a killed caller waits for it to leave, and
-//!   the stall report does not name it (its work has started).
+//!   A participant that started, slept, and is woken to a CPU that a
+//!   `SCHED_FIFO` 99 task took meanwhile must still run to leave: its
+//!   partners sleep (they do not spin), and the stall report names it
+//!   ("has started, and rmigration/N is kept off CPU N"), but a killed
+//!   caller waits, uninterruptibly, until it has left: the stop's state
+//!   lives on the caller's stack.
 //!
 //! Unload cannot overlap a stop: hooks are removed (waiting for their
 //! writers) and C API users hold a reference on the module.
@@ -117,8 +121,10 @@ use pin_init::stack_pin_init;
 pub(crate) const SPIN_MIN_NS: u64 = 200_000;
 
 /// The longest a participant spins in PREPARE in one round, in ns: the
-/// budget doubles after each failed round, so that partners on vCPUs that
-/// the host does not run at once (an oversubscribed VM) still meet.
+/// budget doubles after a round that ran out of time with no participant
+/// kept off its CPU (see the module documentation), so that partners on
+/// vCPUs that the host does not run at once (an oversubscribed VM) still
+/// meet.
 pub(crate) const SPIN_MAX_NS: u64 = 100_000_000;
 
 /// The states of a multi-CPU stop, in order (`enum multi_stop_state`).
@@ -458,7 +464,7 @@ impl Lockstep<'_> {
             // find their partners sooner.
             let mut start = None;
             let mut spins = 0u32;
-            let wanted = loop {
+            let (wanted, timed_out) = loop {
                 match self.machine.state() {
                     State::Prepare => {}
                     State::Abort => return false,
@@ -483,8 +489,8 @@ impl Lockstep<'_> {
             // This round cannot end now: whoever spins in it withdraws.
             self.broken.store(round, Relaxed);
             drop(preempt);
-            trace::multi_withdrew(self.name, cpu, wanted.0, round);
-            if wanted.1 && self.partners_on_cpu() {
+            trace::multi_withdrew(self.name, cpu, wanted, round);
+            if timed_out && self.partners_on_cpu() {
                 budget = (budget * 2).min(SPIN_MAX_NS);
             }
         }

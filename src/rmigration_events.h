@@ -248,8 +248,9 @@ DEFINE_EVENT(rmigration_work_step, rmigration_work_withdrawn,
 
 /*
  * Work @id of the stopper of @cpu has waited @waited_ns to start, with
- * @waiting works queued: the task @pid (@comm, @policy, @prio) runs on
- * @cpu. Once per episode (stall_timeout_ms).
+ * @waiting works queued; or (@waiting 0) work @id has started and its
+ * thread has been kept off @cpu for @waited_ns. The task @pid (@comm,
+ * @policy, @prio) runs on @cpu. Once per episode (stall_timeout_ms).
  */
 TRACE_EVENT(rmigration_stall,
 	TP_PROTO(unsigned int cpu, u64 id, u64 waited_ns, int pid, const char *comm,
@@ -281,8 +282,9 @@ TRACE_EVENT(rmigration_stall,
 );
 
 /*
- * The stall of the stopper of @cpu is over after @ns: a work @started, or
- * every waiting work was withdrawn.
+ * The stall of the stopper of @cpu is over after @ns: a work @started (or
+ * the thread kept off its CPU ran again), or every waiting work was
+ * withdrawn.
  */
 TRACE_EVENT(rmigration_stall_end,
 	TP_PROTO(unsigned int cpu, u64 ns, bool started),

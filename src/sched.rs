@@ -197,7 +197,8 @@ pub(crate) fn affinity_settable(task: &Task) -> bool {
 }
 
 /// Whether `task` is a deadline task, whose affinity must span its root
-/// domain (`sched_setaffinity(2)` refuses a smaller one with `EBUSY`).
+/// domain (`sched_setaffinity(2)` refuses a smaller one with `EBUSY` when
+/// admission control is on; we refuse one CPU always).
 pub(crate) fn is_deadline(task: &Task) -> bool {
     // SAFETY: `task` is valid.
     unsafe { ffi_bindings::rmigration_task_deadline(task.as_ptr()) }
@@ -382,19 +383,21 @@ pub(crate) struct Curr {
     /// Its real-time priority, its nice value for a fair task, 0 for a
     /// deadline task.
     pub(crate) prio: i32,
+    /// Its effective priority, `p->prio` (lower is higher: 0 is
+    /// `SCHED_FIFO` 99, below 0 deadline), as priority inheritance may
+    /// have raised it.
+    pub(crate) eff_prio: i32,
 }
 
 impl Curr {
     /// Whether this task can keep a `SCHED_FIFO` 99 thread that is
-    /// runnable on its CPU from running: a `SCHED_FIFO`/`SCHED_RR` 99
-    /// task, or a deadline task. Any other task runs there only because
-    /// the thread is not runnable, or by the fair server's reserve.
+    /// runnable on its CPU from running: its effective priority is that of
+    /// `SCHED_FIFO` 99 or higher (a real-time task at 99, a deadline task,
+    /// the kernel's stopper, or a task boosted to those by priority
+    /// inheritance). Another task runs there only because the thread is
+    /// not runnable, or by a server's reserve (fair or ext).
     pub(crate) fn holds_off_fifo_max(&self) -> bool {
-        match self.policy {
-            1 | 2 => self.prio >= 99,
-            6 => true,
-            _ => false,
-        }
+        self.eff_prio <= 0
     }
 
     /// How its priority reads in a report: `prio 99`, `nice 0`, or
@@ -429,6 +432,7 @@ pub(crate) fn cpu_curr(cpu: CpuId) -> Result<Curr> {
         comm: comm_from_c(&info.comm),
         policy: info.policy,
         prio: info.prio,
+        eff_prio: info.eff_prio,
     })
 }
 

@@ -120,7 +120,8 @@ pub(crate) struct Stats {
     pub(crate) latency_max: u64,
     /// Works withdrawn before they started (their waiter was killed).
     pub(crate) withdrawn: u64,
-    /// Stalls reported: works that waited longer than the bound to start.
+    /// Stalls reported: works that waited longer than the bound to start,
+    /// and started works whose thread was kept off its CPU that long.
     pub(crate) stalls: u64,
 }
 
@@ -399,7 +400,10 @@ impl Stopper {
         let mut finished: Option<(u64, *mut rmigration_done, c_int, u64)> = None;
         loop {
             let mut inner = self.inner.lock();
-            if let Some((_, _, _, ns)) = finished {
+            // The work that ran was reported kept off its CPU: it ran.
+            let mut held_end = None;
+            if let Some((id, _, _, ns)) = finished {
+                held_end = stall::HeldOff::finished(&mut inner.held, id);
                 inner.running = None;
                 let st = &mut inner.stats;
                 st.run += 1;
@@ -431,6 +435,9 @@ impl Stopper {
             }
             drop(inner);
 
+            if let Some(since) = held_end {
+                stall::held_ended(self.cpu, since);
+            }
             if let Some(since) = ended {
                 stall::ended(self.cpu, since, true);
             }

@@ -20,9 +20,8 @@
 # queued behind 1 s of nowait works on that CPU. A participant whose work
 # started and which is then kept off its CPU by a second busy loop is
 # reported too, and the stop completes once that loop ends. At the end the
-# freed CPU
-# runs works again, every work queued was run or withdrawn, the stalls
-# counter matches the reports in the log, and no writer is left.
+# freed CPU runs works again, every work queued was run or withdrawn, the
+# stalls counter matches the reports in the log, and no writer is left.
 #
 # The 2-CPU layout works too: CPU 1 is the busy one, CPU 0 runs the rest.
 
@@ -609,7 +608,7 @@ WINDOW_MS=800
 BACKLOG_OK=0
 backlog() {
 	local try base best=0 r done_us overlap
-	hog_killed || return 1
+	[ "$hog_dead" = 1 ] || hog_killed || return 1
 	rates "$c0"
 	base=${COUNT[c0]}
 	BACKLOG_BASE=$base

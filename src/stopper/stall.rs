@@ -91,50 +91,52 @@ pub(super) fn arm() {
     unsafe { bindings::rmigration_watchdog_arm(period_ms(bound)) };
 }
 
-/// A running work whose thread was seen kept off its CPU.
+/// A running work whose thread the watchdog saw kept off its CPU.
 #[derive(Clone, Copy)]
-pub(super) struct HeldOff {
+pub(crate) struct HeldOff {
     /// The work's id.
     id: u64,
-    /// When the watchdog first saw it kept off, in ns.
+    /// When the watchdog first saw its thread kept off, in ns.
     since: u64,
     /// Whether it is reported.
     reported: bool,
 }
 
-/// What the watchdog found about a running work.
-enum Held {
-    /// Its thread has been kept off its CPU since `since` (ns): report.
-    Report(super::Running, u64),
-    /// A reported episode that began at `since` is over.
-    Ended(u64),
+impl From<super::Running> for trace::Work {
+    fn from(r: super::Running) -> Self {
+        trace::Work {
+            id: r.id,
+            func: r.func,
+            caller: r.caller,
+            name: r.name,
+        }
+    }
 }
 
-/// A work waiting in a stall report.
-struct Waiting {
-    work: trace::Work,
-    pid: i32,
-    comm: [u8; 16],
-    age_ns: u64,
+impl HeldOff {
+    /// The work `id` has finished: forgets `held` if it is that work's,
+    /// and returns since when it was reported, if it was.
+    pub(super) fn finished(held: &mut Option<HeldOff>, id: u64) -> Option<u64> {
+        let h = held.take_if(|h| h.id == id)?;
+        h.reported.then_some(h.since)
+    }
 }
 
-/// What a stall report says, taken under the stopper's lock.
-struct Report {
-    cpu: CpuId,
-    waited_ns: u64,
-    first_id: u64,
-    waiting: KVec<Waiting>,
-    count: usize,
-    running: Option<super::Running>,
+/// What one look at a stopper found.
+struct Look {
+    /// Works are queued or running.
+    busy: bool,
+    /// The first work has waited longer than the bound, no stall reported.
+    overdue: bool,
+    /// The id of a running work whose thread has been seen kept off its
+    /// CPU for the bound, not reported yet.
+    held: Option<u64>,
 }
 
 impl Stopper {
-    /// Looks at this stopper at `now`; returns whether works are queued or
-    /// running, whether the first work has waited longer than `bound`
-    /// with no stall reported yet, and what is new about a running work
-    /// whose thread is kept off its CPU (reported only if no work waits:
-    /// else the report of the first waiting one says it all).
-    fn look(&self, now: u64, bound: u64) -> (bool, bool, Option<Held>) {
+    /// Looks at this stopper at `now`. A reported episode of a running
+    /// work kept off its CPU that is over is ended here.
+    fn look(&self, now: u64, bound: u64) -> Look {
         let mut inner = self.inner.lock();
         let busy = !inner.works.is_empty() || inner.running.is_some();
         let overdue = inner.stall_since.is_none()
@@ -144,159 +146,57 @@ impl Stopper {
                 .is_some_and(|w| now.saturating_sub(w.queued_ns) >= bound);
         let kept = inner
             .running
-            .filter(|_| inner.works.is_empty() && sched::thread_kept_off(self.cpu));
-        let held = match (kept, inner.held) {
-            (Some(r), Some(h)) if h.id == r.id => {
-                if h.reported || now.saturating_sub(h.since) < bound {
-                    None
-                } else {
-                    inner.held = Some(HeldOff {
-                        reported: true,
-                        ..h
-                    });
-                    inner.stats.stalls += 1;
-                    Some(Held::Report(r, h.since))
+            .filter(|_| sched::thread_kept_off(self.cpu))
+            .map(|r| r.id);
+        let mut held = None;
+        match (kept, inner.held) {
+            (Some(id), Some(h)) if h.id == id => {
+                // Reported only if no work waits behind it: else the report
+                // of the first waiting one says it all.
+                if !h.reported && now.saturating_sub(h.since) >= bound && inner.works.is_empty() {
+                    held = Some(id);
                 }
             }
             (kept, old) => {
-                inner.held = kept.map(|r| HeldOff {
-                    id: r.id,
+                inner.held = kept.map(|id| HeldOff {
+                    id,
                     since: now,
                     reported: false,
                 });
-                old.filter(|h| h.reported).map(|h| Held::Ended(h.since))
+                if let Some(h) = old.filter(|h| h.reported) {
+                    // Under the lock, as the report was printed.
+                    end(self.cpu, h.since, true, "its thread runs again");
+                }
             }
-        };
-        (busy, overdue, held)
+        }
+        Look {
+            busy,
+            overdue,
+            held,
+        }
     }
 
-    /// The report of a stall found by [`Stopper::look`], if it is still
-    /// one at `now`; marks the stall reported.
-    fn report(&self, now: u64, bound: u64) -> Option<Report> {
-        // Room for the report is made before the lock is taken.
-        let mut waiting = KVec::with_capacity(REPORT_WORKS, GFP_KERNEL).ok();
+    /// Reports the first waiting work if it has still waited longer than
+    /// `bound` at `now`, with `holder`, the task read on the CPU; marks the
+    /// stall reported.
+    ///
+    /// The report is printed under the lock, as RCU prints its stall
+    /// reports under its node's lock: whoever ends the stall takes
+    /// `stall_since` under the lock, so the end is never logged before the
+    /// report.
+    fn report(&self, now: u64, bound: u64, holder: &Result<sched::Curr>) {
         let mut inner = self.inner.lock();
-        let first = inner.works.first()?;
+        let Some(first) = inner.works.first() else {
+            return;
+        };
         let (first_id, queued_ns) = (first.id, first.queued_ns);
         if inner.stall_since.is_some() || now.saturating_sub(queued_ns) < bound {
-            return None;
+            return;
         }
-        let mut count = 0;
-        for w in inner.works.iter() {
-            count += 1;
-            let Some(list) = waiting.as_mut() else {
-                continue;
-            };
-            if list.len() == REPORT_WORKS {
-                continue;
-            }
-            let comm = sched::comm_from_c(&w.queuer_comm);
-            let entry = Waiting {
-                work: trace::Work {
-                    id: w.id,
-                    func: w.fn_.map_or(0, |f| f as usize),
-                    caller: w.caller,
-                    // SAFETY: Work names are static C strings.
-                    name: (!w.name.is_null()).then(|| unsafe { CStr::from_char_ptr(w.name) }),
-                },
-                pid: w.queuer_pid,
-                comm,
-                age_ns: now.saturating_sub(w.queued_ns),
-            };
-            // Within the capacity reserved: no allocation.
-            let _ = list.push_within_capacity(entry);
-        }
-        inner.stall_since = Some(queued_ns);
-        inner.stats.stalls += 1;
-        let running = inner.running;
-        drop(inner);
-        Some(Report {
-            cpu: self.cpu,
-            waited_ns: now.saturating_sub(queued_ns),
-            first_id,
-            waiting: waiting.unwrap_or_default(),
-            count,
-            running,
-        })
-    }
-
-    /// Whether works are queued or running.
-    fn busy(&self) -> bool {
-        let inner = self.inner.lock();
-        !inner.works.is_empty() || inner.running.is_some()
-    }
-}
-
-/// How many times, and how far apart, the task on a stalled CPU is read
-/// to find the one that holds `rmigration/N` off.
-const HOLDER_LOOKS: u32 = 5;
-const HOLDER_GAP_MS: i64 = 20;
-
-/// The task on `cpu` that keeps its `rmigration` thread from running.
-///
-/// One read may name another task: a `SCHED_FIFO` 99 loop leaves its CPU
-/// to fair tasks for up to 50 ms of each second (the fair server), and
-/// this watchdog may itself run there. So the CPU is read up to
-/// [`HOLDER_LOOKS`] times, [`HOLDER_GAP_MS`] apart, until the task read
-/// is one that can hold a `SCHED_FIFO` 99 thread off; else the last read
-/// is named.
-fn holder(cpu: CpuId) -> Result<sched::Curr> {
-    let mut looks = 1;
-    loop {
-        let curr = sched::cpu_curr(cpu);
-        match &curr {
-            Ok(c) if !c.holds_off_fifo_max() && looks < HOLDER_LOOKS => {}
-            _ => return curr,
-        }
-        looks += 1;
-        fsleep(Delta::from_millis(HOLDER_GAP_MS));
-    }
-}
-
-/// Reports the running work `r` of `cpu`, whose thread has been kept off
-/// its CPU since `since`.
-fn print_held(cpu: CpuId, r: super::Running, since: u64) {
-    let holder = holder(cpu);
-    let ns = sched::now_ns().saturating_sub(since);
-    let work = trace::Work {
-        id: r.id,
-        func: r.func,
-        caller: r.caller,
-        name: r.name,
-    };
-    let n = cpu.as_u32();
-    match &holder {
-        Ok(c) => {
-            pr_warn!(
-                "rmigration/{} stalled for {} ms: work {} has started, and rmigration/{} is kept off CPU {}: there runs pid {} ({}) {}{}\n",
-                n,
-                ns / 1_000_000,
-                work,
-                n,
-                n,
-                c.pid,
-                trace::Comm(&c.comm),
-                sched::policy_name(c.policy),
-                c.prio_words()
-            );
-            trace::stall(cpu, r.id, ns, c, 0);
-        }
-        Err(e) => pr_warn!(
-            "rmigration/{} stalled for {} ms: work {} has started, and rmigration/{} is kept off CPU {}; the task there could not be read ({:?})\n",
-            n,
-            ns / 1_000_000,
-            work,
-            n,
-            n,
-            e
-        ),
-    }
-}
-
-impl Report {
-    fn print(&self, holder: &Result<sched::Curr>) {
+        let count = inner.works.iter().count();
         let cpu = self.cpu.as_u32();
-        let ms = self.waited_ns / 1_000_000;
+        let waited_ns = now.saturating_sub(queued_ns);
+        let ms = waited_ns / 1_000_000;
         let thread = if sched::thread_runnable(self.cpu) {
             "runnable"
         } else {
@@ -308,7 +208,7 @@ impl Report {
                     "rmigration/{} stalled for {} ms: work #{} has not started; on CPU {} runs pid {} ({}) {}{}; rmigration/{} is {}; {} works waiting\n",
                     cpu,
                     ms,
-                    self.first_id,
+                    first_id,
                     cpu,
                     c.pid,
                     trace::Comm(&c.comm),
@@ -316,43 +216,132 @@ impl Report {
                     c.prio_words(),
                     cpu,
                     thread,
-                    self.count
+                    count
                 );
-                trace::stall(self.cpu, self.first_id, self.waited_ns, c, self.count);
+                trace::stall(self.cpu, first_id, waited_ns, c, count);
             }
             Err(e) => pr_warn!(
                 "rmigration/{} stalled for {} ms: work #{} has not started; the task on CPU {} could not be read ({:?}); rmigration/{} is {}; {} works waiting\n",
                 cpu,
                 ms,
-                self.first_id,
+                first_id,
                 cpu,
                 e,
                 cpu,
                 thread,
-                self.count
+                count
             ),
         }
-        if let Some(r) = self.running {
-            let work = trace::Work {
-                id: r.id,
-                func: r.func,
-                caller: r.caller,
-                name: r.name,
-            };
-            pr_warn!("  running: work {}\n", work);
+        if let Some(r) = inner.running {
+            pr_warn!("  running: work {}\n", trace::Work::from(r));
         }
-        for w in self.waiting.iter() {
+        for w in inner.works.iter().take(REPORT_WORKS) {
+            let work = trace::Work {
+                id: w.id,
+                func: w.fn_.map_or(0, |f| f as usize),
+                caller: w.caller,
+                // SAFETY: Work names are static C strings.
+                name: (!w.name.is_null()).then(|| unsafe { CStr::from_char_ptr(w.name) }),
+            };
+            let comm = sched::comm_from_c(&w.queuer_comm);
             pr_warn!(
                 "  waiting: work {} queued by pid {} ({}) {} ms ago\n",
-                w.work,
-                w.pid,
-                trace::Comm(&w.comm),
-                w.age_ns / 1_000_000
+                work,
+                w.queuer_pid,
+                trace::Comm(&comm),
+                now.saturating_sub(w.queued_ns) / 1_000_000
             );
         }
-        if self.count > self.waiting.len() {
-            pr_warn!("  and {} more\n", self.count - self.waiting.len());
+        if count > REPORT_WORKS {
+            pr_warn!("  and {} more\n", count - REPORT_WORKS);
         }
+        inner.stall_since = Some(queued_ns);
+        inner.stats.stalls += 1;
+    }
+
+    /// Whether works are queued or running.
+    fn busy(&self) -> bool {
+        let inner = self.inner.lock();
+        !inner.works.is_empty() || inner.running.is_some()
+    }
+
+    /// Reports the running work `id` if its thread is still kept off its
+    /// CPU, with `holder`, the task read on the CPU; under the lock, as
+    /// [`Stopper::report`].
+    fn report_held(&self, id: u64, holder: &Result<sched::Curr>) {
+        let mut inner = self.inner.lock();
+        let (Some(r), Some(h)) = (inner.running, inner.held) else {
+            return;
+        };
+        if r.id != id || h.id != id || h.reported || !sched::thread_kept_off(self.cpu) {
+            return;
+        }
+        let n = self.cpu.as_u32();
+        let ns = sched::now_ns().saturating_sub(h.since);
+        let work = trace::Work::from(r);
+        match holder {
+            Ok(c) => {
+                pr_warn!(
+                    "rmigration/{} stalled for {} ms: work {} has started, and rmigration/{} is kept off CPU {}: there runs pid {} ({}) {}{}\n",
+                    n,
+                    ns / 1_000_000,
+                    work,
+                    n,
+                    n,
+                    c.pid,
+                    trace::Comm(&c.comm),
+                    sched::policy_name(c.policy),
+                    c.prio_words()
+                );
+                trace::stall(self.cpu, id, ns, c, 0);
+            }
+            Err(e) => pr_warn!(
+                "rmigration/{} stalled for {} ms: work {} has started, and rmigration/{} is kept off CPU {}; the task there could not be read ({:?})\n",
+                n,
+                ns / 1_000_000,
+                work,
+                n,
+                n,
+                e
+            ),
+        }
+        inner.held = Some(HeldOff {
+            reported: true,
+            ..h
+        });
+        inner.stats.stalls += 1;
+    }
+}
+
+/// How many times the task on a stalled CPU is read, at most, to find
+/// the one that holds `rmigration/N` off.
+const HOLDER_LOOKS: u32 = 5;
+
+/// How long apart those reads are, in ms.
+const HOLDER_GAP_MS: i64 = 20;
+
+/// The task on `cpu` that keeps its `rmigration` thread from running.
+///
+/// One read may name another task: a `SCHED_FIFO` 99 loop leaves its CPU
+/// to fair tasks for up to 50 ms of each second (the fair server), and
+/// this watchdog may itself run there. So the CPU is read up to
+/// [`HOLDER_LOOKS`] times, [`HOLDER_GAP_MS`] apart, until the task read
+/// is one that can hold a `SCHED_FIFO` 99 thread off; else the last read
+/// is named. Stops early at unload, or when `while_kept_off` and the
+/// thread is no longer kept off (the report is then dropped).
+fn holder(cpu: CpuId, while_kept_off: bool) -> Result<sched::Curr> {
+    let mut looks = 1;
+    loop {
+        let curr = sched::cpu_curr(cpu);
+        match &curr {
+            Ok(c) if !c.holds_off_fifo_max() && looks < HOLDER_LOOKS => {}
+            _ => return curr,
+        }
+        if STOPPED.load(Relaxed) || (while_kept_off && !sched::thread_kept_off(cpu)) {
+            return curr;
+        }
+        looks += 1;
+        fsleep(Delta::from_millis(HOLDER_GAP_MS));
     }
 }
 
@@ -365,6 +354,12 @@ pub(super) fn ended(cpu: CpuId, since: u64, started: bool) {
         "every waiting work was withdrawn"
     };
     end(cpu, since, started, why);
+}
+
+/// The episode of a running work kept off its CPU, reported since `since`,
+/// is over: its thread ran again.
+pub(super) fn held_ended(cpu: CpuId, since: u64) {
+    end(cpu, since, true, "its thread runs again");
 }
 
 fn end(cpu: CpuId, since: u64, started: bool, why: &str) {
@@ -399,24 +394,18 @@ extern "C" fn rmigration_rs_watchdog() -> c_ulong {
         ARMED.store(false, Relaxed);
         return 0;
     };
-    let now = sched::now_ns();
     let mut busy = false;
     for s in all() {
-        let (b, overdue, held) = s.look(now, bound);
-        busy |= b;
-        match held {
-            Some(Held::Report(r, since)) => print_held(s.cpu, r, since),
-            Some(Held::Ended(since)) => end(s.cpu, since, true, "its thread runs again"),
-            None => {}
+        // Read per stopper: reading a holder sleeps.
+        let look = s.look(sched::now_ns(), bound);
+        busy |= look.busy;
+        if let Some(id) = look.held {
+            let holder = holder(s.cpu, true);
+            s.report_held(id, &holder);
         }
-        if !overdue {
-            continue;
-        }
-        // The holder is read before the stall is marked reported, so that
-        // an end found meanwhile is never logged before its report.
-        let holder = holder(s.cpu);
-        if let Some(r) = s.report(sched::now_ns(), bound) {
-            r.print(&holder);
+        if look.overdue {
+            let holder = holder(s.cpu, false);
+            s.report(sched::now_ns(), bound, &holder);
         }
     }
     if busy {
@@ -429,8 +418,8 @@ extern "C" fn rmigration_rs_watchdog() -> c_ulong {
     0
 }
 
-/// The watchdog's owner: stops it for good when dropped, after the
-/// threads are gone and before the stoppers are freed.
+/// The watchdog's owner: stops it for good when dropped, after the hooks
+/// are gone and before the threads and the stoppers (`src/rmigration.rs`).
 pub(crate) struct Watchdog(());
 
 impl Watchdog {

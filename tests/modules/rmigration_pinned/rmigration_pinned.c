@@ -47,12 +47,14 @@ static ssize_t hold_write(struct file *file, const char __user *buf,
 
 	end = jiffies + msecs_to_jiffies(ms);
 	migrate_disable();
-	inside = raw_smp_processor_id();
+	inside = smp_processor_id();
 	while (time_before(jiffies, end) && !fatal_signal_pending(current))
 		cond_resched();
+	/*
+	 * A task whose affinity changed meanwhile is moved here: the kernel's
+	 * stopper, woken by migrate_enable(), runs before it returns.
+	 */
 	migrate_enable();
-	/* A pending move is done by the stopper that migrate_enable() woke. */
-	cond_resched();
 	atomic64_inc(&sections);
 	if (raw_smp_processor_id() != inside)
 		atomic64_inc(&moved);
