@@ -158,6 +158,11 @@ bool rmigration_task_kept_off(struct task_struct *p)
 	       !READ_ONCE(p->on_cpu);
 }
 
+unsigned long rmigration_task_switches(struct task_struct *p)
+{
+	return READ_ONCE(p->nvcsw) + READ_ONCE(p->nivcsw);
+}
+
 bool rmigration_need_resched(void)
 {
 	return need_resched();

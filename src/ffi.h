@@ -53,6 +53,8 @@ void rmigration_current_comm(char *buf, size_t len);
 /* Whether @p is on a CPU, or woken (TASK_WAKING or TASK_RUNNING). */
 bool rmigration_task_runnable(struct task_struct *p);
 bool rmigration_task_kept_off(struct task_struct *p);
+/* How many times @p was switched out (nvcsw + nivcsw). */
+unsigned long rmigration_task_switches(struct task_struct *p);
 
 /* need_resched() of the current task. */
 bool rmigration_need_resched(void);

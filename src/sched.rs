@@ -109,6 +109,19 @@ pub(crate) fn thread_kept_off(cpu: CpuId) -> bool {
     !task.is_null() && unsafe { ffi_bindings::rmigration_task_kept_off(task) }
 }
 
+/// How many times the `rmigration/N` thread of `cpu` was switched out
+/// (0 without a thread): a thread seen kept off twice with the same count
+/// has not run in between.
+pub(crate) fn thread_switches(cpu: CpuId) -> c_ulong {
+    // SAFETY: Reads a per-CPU pointer of a possible CPU.
+    let task = unsafe { ffi_bindings::rmigration_thread_on(cpu.into()) };
+    if task.is_null() {
+        return 0;
+    }
+    // SAFETY: As in `thread_kept_off()`.
+    unsafe { ffi_bindings::rmigration_task_switches(task) }
+}
+
 /// Makes `task` `SCHED_FIFO` at `MAX_RT_PRIO - 1`.
 pub(crate) fn set_fifo_max(task: &Task) -> Result {
     // SAFETY: `task` is a valid task for the duration of the call.

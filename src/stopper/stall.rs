@@ -98,6 +98,9 @@ pub(crate) struct HeldOff {
     id: u64,
     /// When the watchdog first saw its thread kept off, in ns.
     since: u64,
+    /// How many times the thread had been switched out then: if it is
+    /// switched out again, it ran in between, and the episode starts anew.
+    switches: c_ulong,
     /// Whether it is reported.
     reported: bool,
 }
@@ -148,9 +151,10 @@ impl Stopper {
             .running
             .filter(|_| sched::thread_kept_off(self.cpu))
             .map(|r| r.id);
+        let switches = sched::thread_switches(self.cpu);
         let mut held = None;
         match (kept, inner.held) {
-            (Some(id), Some(h)) if h.id == id => {
+            (Some(id), Some(h)) if h.id == id && h.switches == switches => {
                 // Reported only if no work waits behind it: else the report
                 // of the first waiting one says it all.
                 if !h.reported && now.saturating_sub(h.since) >= bound && inner.works.is_empty() {
@@ -161,6 +165,7 @@ impl Stopper {
                 inner.held = kept.map(|id| HeldOff {
                     id,
                     since: now,
+                    switches,
                     reported: false,
                 });
                 if let Some(h) = old.filter(|h| h.reported) {
