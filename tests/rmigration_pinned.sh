@@ -143,8 +143,16 @@ if WAIT_S=5 wait_for deadline; then
 			expect_write "$SW" "$N $D" "Device or resource busy" || return 1
 		[ "$(cpus_allowed "$D")" = "$before" ] && [ "$(stat_field "$D" 41)" = 6 ] ||
 			{ ktap_print_msg "now: allowed $(cpus_allowed "$D"), policy $(stat_field "$D" 41)"; return 1; }
+		# The kernel's own answer, with admission control on (the default).
+		local rt
+		read -r rt < /proc/sys/kernel/sched_rt_runtime_us
+		if [ "$rt" != -1 ]; then
+			! taskset -pc "$c0" "$D" >/dev/null 2>&1 && [ "$(cpus_allowed "$D")" = "$before" ] ||
+				{ ktap_print_msg "sched_setaffinity(2) of the deadline task to CPU $c0 succeeded"; return 1; }
+			ktap_print_msg "sched_setaffinity(2) to CPU $c0 is refused too (admission control on)"
+		fi
 	}
-	ktap_check "migrate and swap of the deadline task: EBUSY, its affinity unchanged" refused
+	ktap_check "migrate and swap of the deadline task: EBUSY, its affinity unchanged, as sched_setaffinity(2) with admission control" refused
 else
 	ktap_test_skip "a SCHED_DEADLINE task: chrt -d could not start one here ($(chrt -d --sched-runtime 2000000 --sched-period 10000000 0 true 2>&1 | head -n 1))"
 	ktap_test_skip "migrate and swap of a deadline task: no deadline task"
