@@ -61,25 +61,42 @@ unsigned int rmigration_stall_timeout_ms(void)
 
 /*
  * The stall watchdog (src/stopper/stall.rs): a delayed work that runs
- * while works are queued, and re-arms itself for as long as Rust asks.
+ * while works are queued, and re-arms itself for as long as Rust asks, on
+ * the CPU Rust names (-1: any). A worker woken on the CPU of the task it
+ * should report would wait there, behind that task, for the fair server's
+ * reserve (about a second) at each of its steps: so it runs on a CPU whose
+ * rmigration thread is not held off, at high priority among the normal
+ * tasks there.
  */
-unsigned long rmigration_rs_watchdog(void);
+unsigned long rmigration_rs_watchdog(int *cpu);
 
 static void rmigration_watchdog_fn(struct work_struct *work);
 static DECLARE_DELAYED_WORK(rmigration_watchdog, rmigration_watchdog_fn);
 
-static void rmigration_watchdog_fn(struct work_struct *work)
+static void rmigration_watchdog_queue(int cpu, unsigned long ms)
 {
-	unsigned long ms = rmigration_rs_watchdog();
-
-	if (ms)
+	/* A CPU gone offline meanwhile runs its work elsewhere. */
+	if (cpu >= 0 && cpu < nr_cpu_ids)
+		queue_delayed_work_on(cpu, system_highpri_wq, &rmigration_watchdog,
+				      msecs_to_jiffies(ms));
+	else
 		queue_delayed_work(system_unbound_wq, &rmigration_watchdog,
 				   msecs_to_jiffies(ms));
 }
 
+static void rmigration_watchdog_fn(struct work_struct *work)
+{
+	int cpu = -1;
+	unsigned long ms = rmigration_rs_watchdog(&cpu);
+
+	if (ms)
+		rmigration_watchdog_queue(cpu, ms);
+}
+
+/* From a queuer: its CPU runs. */
 void rmigration_watchdog_arm(unsigned long ms)
 {
-	queue_delayed_work(system_unbound_wq, &rmigration_watchdog, msecs_to_jiffies(ms));
+	rmigration_watchdog_queue(raw_smp_processor_id(), ms);
 }
 
 /*

@@ -38,7 +38,10 @@ use kernel::{
         nr_cpu_ids,
         CpuId, //
     },
-    ffi::c_ulong,
+    ffi::{
+        c_int,
+        c_ulong, //
+    },
     prelude::*,
     sync::atomic::{
         Atomic,
@@ -134,6 +137,9 @@ struct Look {
     /// The id of a running work whose thread has been seen kept off its
     /// CPU for the bound, not reported yet.
     held: Option<u64>,
+    /// Nothing holds the thread off: its CPU is online, no work has waited
+    /// half the bound, no stall is reported, the thread is not kept off.
+    calm: bool,
 }
 
 impl Stopper {
@@ -151,6 +157,13 @@ impl Stopper {
             .running
             .filter(|_| sched::thread_kept_off(self.cpu))
             .map(|r| r.id);
+        let calm = inner.enabled
+            && inner.stall_since.is_none()
+            && kept.is_none()
+            && inner
+                .works
+                .first()
+                .is_none_or(|w| now.saturating_sub(w.queued_ns) < bound / 2);
         let switches = sched::thread_switches(self.cpu);
         let mut held = None;
         match (kept, inner.held) {
@@ -178,6 +191,7 @@ impl Stopper {
             busy,
             overdue,
             held,
+            calm,
         }
     }
 
@@ -386,7 +400,8 @@ fn all() -> impl Iterator<Item = &'static Stopper> {
 }
 
 /// One look of the watchdog, from `src/ffi.c`; returns in how many ms to
-/// look again, or 0 to stop looking.
+/// look again, or 0 to stop looking, and in `*cpu` where to run then: the
+/// first CPU found calm, or -1 (any) if none is.
 ///
 /// A queuer reads [`ARMED`] under its stopper's lock after adding its
 /// work, and arms the watchdog if it is clear. Here `ARMED` is cleared
@@ -394,16 +409,20 @@ fn all() -> impl Iterator<Item = &'static Stopper> {
 /// either that look sees the work, or the queuer's lock section came
 /// after it, and the queuer sees `ARMED` clear and arms.
 #[no_mangle]
-extern "C" fn rmigration_rs_watchdog() -> c_ulong {
+extern "C" fn rmigration_rs_watchdog(cpu: *mut c_int) -> c_ulong {
     let Some(bound) = bound_ns() else {
         ARMED.store(false, Relaxed);
         return 0;
     };
     let mut busy = false;
+    let mut calm = None;
     for s in all() {
         // Read per stopper: reading a holder sleeps.
         let look = s.look(sched::now_ns(), bound);
         busy |= look.busy;
+        if look.calm && calm.is_none() {
+            calm = Some(s.cpu);
+        }
         if let Some(id) = look.held {
             let holder = holder(s.cpu, true);
             s.report_held(id, &holder);
@@ -412,6 +431,10 @@ extern "C" fn rmigration_rs_watchdog() -> c_ulong {
             let holder = holder(s.cpu, false);
             s.report(sched::now_ns(), bound, &holder);
         }
+    }
+    if let Some(c) = calm.and_then(|c| c_int::try_from(c.as_u32()).ok()) {
+        // SAFETY: `src/ffi.c` passes a valid pointer.
+        unsafe { *cpu = c };
     }
     if busy {
         return period_ms(bound);
