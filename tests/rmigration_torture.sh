@@ -109,6 +109,11 @@ reloader() {
 # works of that CPU wait meanwhile (a stall report once one waited
 # stall_timeout_ms, $STALL_MS ms), multi-CPU stops with it too, and a reload waits
 # for its thread; a CPU going offline moves the loop elsewhere.
+# hog_spins PID: the loop runs, as bash at SCHED_FIFO 99.
+hog_spins() {
+	local comm
+	read -r comm < "/proc/$1/comm" && [ "$comm" = bash ] && [ "$(stat_field "$1" 41)" = 1 ]
+}
 hogger() {
 	local n=0 c hog on
 	while ! stop; do
@@ -123,6 +128,8 @@ hogger() {
 		taskset -c "$c" chrt -f 99 bash -c 'while :; do :; done' </dev/null >/dev/null 2>&1 &
 		hog=$!
 		echo "$hog" > "$W/hog"
+		# Timed from when it spins: two execs take a while under load.
+		WAIT_S=10 wait_for hog_spins "$hog"
 		sleep $((1 + RANDOM % 4))
 		kill -9 "$hog"
 		wait "$hog" 2>/dev/null
