@@ -62,11 +62,12 @@ unsigned int rmigration_stall_timeout_ms(void)
 /*
  * The stall watchdog (src/stopper/stall.rs): a delayed work that runs
  * while works are queued, and re-arms itself for as long as Rust asks, on
- * the CPU Rust names (-1: any). A worker woken on the CPU of the task it
- * should report would wait there, behind that task, for the fair server's
- * reserve (about a second) at each of its steps: so it runs on a CPU whose
- * rmigration thread is not held off, at high priority among the normal
- * tasks there.
+ * the CPU Rust names (-1: this one). A worker woken on the CPU of the task
+ * it should report would wait there, behind that task, for the fair
+ * server's reserve (about a second) at each of its steps: so it runs on a
+ * CPU where no rmigration work waits, at high priority among the normal
+ * tasks there. One workqueue only: a work is never run twice at once
+ * within one workqueue, which unload (disable_delayed_work_sync()) needs.
  */
 unsigned long rmigration_rs_watchdog(int *cpu);
 
@@ -75,13 +76,17 @@ static DECLARE_DELAYED_WORK(rmigration_watchdog, rmigration_watchdog_fn);
 
 static void rmigration_watchdog_queue(int cpu, unsigned long ms)
 {
-	/* A CPU gone offline meanwhile runs its work elsewhere. */
-	if (cpu >= 0 && cpu < nr_cpu_ids)
-		queue_delayed_work_on(cpu, system_highpri_wq, &rmigration_watchdog,
-				      msecs_to_jiffies(ms));
-	else
-		queue_delayed_work(system_unbound_wq, &rmigration_watchdog,
-				   msecs_to_jiffies(ms));
+	/*
+	 * No CPU goes offline while preemption is off here (take_cpu_down()
+	 * runs in stop_machine()): @cpu is online when the timer is added,
+	 * and timers_dead_cpu() moves it should it go later.
+	 */
+	preempt_disable();
+	if (cpu < 0 || cpu >= nr_cpu_ids || !cpu_online(cpu))
+		cpu = smp_processor_id();
+	queue_delayed_work_on(cpu, system_highpri_wq, &rmigration_watchdog,
+			      msecs_to_jiffies(ms));
+	preempt_enable();
 }
 
 static void rmigration_watchdog_fn(struct work_struct *work)
@@ -93,10 +98,10 @@ static void rmigration_watchdog_fn(struct work_struct *work)
 		rmigration_watchdog_queue(cpu, ms);
 }
 
-/* From a queuer: its CPU runs. */
+/* From a queuer: on its own CPU, which runs. */
 void rmigration_watchdog_arm(unsigned long ms)
 {
-	rmigration_watchdog_queue(raw_smp_processor_id(), ms);
+	rmigration_watchdog_queue(-1, ms);
 }
 
 /*

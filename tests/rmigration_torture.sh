@@ -6,9 +6,10 @@
 # with random cpulists, swaps of busy and sleeping tasks, random CPUs going
 # offline and online, busy and sleeping tasks migrated between random CPUs,
 # the module unloaded and reloaded, and busy loops at the threads' own
-# policy and priority (SCHED_FIFO 99) on random CPUs for 1 to 4 s, all at
-# once, for a bounded time or until the targets are reached. The load runs in tests/torture/torture_load
-# (no fork per operation), the reloads here.
+# policy and priority (SCHED_FIFO 99) for 2 to 4 s on a CPU that stays
+# online, all at once, for a bounded time or until the targets are reached.
+# The load runs in tests/torture/torture_load (no fork per operation), the
+# reloads here.
 #
 # Every queued work must be accounted for exactly once: the module's own
 # counters (logged at each unload, after the threads have run what was
@@ -73,6 +74,8 @@ stop() { [ -e "$W/stop" ]; }
 cleanup() {
 	local h
 	{
+		touch "$W/stop"
+		kill -9 $(jobs -p)
 		read -r h < "$W/hog" && kill -9 "$h"
 		kill -9 "${tasks[@]}" "${swapped[@]}"
 	} 2>/dev/null
@@ -102,7 +105,7 @@ reloader() {
 }
 
 # Busy loops at SCHED_FIFO 99, the threads' own policy and priority: one
-# at a time for 1 to 4 s, every 5 to 10 s, on a CPU that cannot go offline
+# at a time for 2 to 4 s, every 5 to 10 s, on a CPU that cannot go offline
 # (else on a random online one: a loop whose CPU goes offline loses its
 # affinity, and a pinned thread then preempts it, so it stops starving
 # anyone). The
@@ -129,13 +132,15 @@ hogger() {
 		hog=$!
 		echo "$hog" > "$W/hog"
 		# Timed from when it spins: two execs take a while under load.
-		WAIT_S=10 wait_for hog_spins "$hog"
-		sleep $((1 + RANDOM % 4))
+		if WAIT_S=10 wait_for hog_spins "$hog"; then
+			sleep $((2 + RANDOM % 3))
+			n=$((n + 1))
+			echo $n > "$W/hogs"
+			echo "$c" >> "$W/hog_cpus"
+		fi
 		kill -9 "$hog"
 		wait "$hog" 2>/dev/null
-		n=$((n + 1))
-		echo $n > "$W/hogs"
-		echo "$c" >> "$W/hog_cpus"
+		rm -f "$W/hog"
 	done
 }
 
@@ -269,7 +274,7 @@ done < <(log_since "$mark")
 
 ktap_print_msg "ran $elapsed s: $loads module loads ($reloads reloads), $cycles hotplug cycles" \
 	"($busy offline attempts refused)"
-ktap_print_msg "busy loops: $hogs of 1 to 4 s at SCHED_FIFO 99 (CPU: ${hog_cpus:-none}); stall reports: $stalls, ended: $stall_ends"
+ktap_print_msg "busy loops: $hogs of 2 to 4 s at SCHED_FIFO 99 (CPU: ${hog_cpus:-none}); stall reports: $stalls, ended: $stall_ends"
 ktap_print_msg "writers: sync $s_ok ok / $s_enoent -ENOENT, nowait $n_ok ok / $n_enoent -ENOENT" \
 	"/ $n_full -EAGAIN (backlog full)," \
 	"$absent while unloaded, $other other errors"
@@ -307,7 +312,7 @@ agree() {
 ktap_check "module and writers agree: queued = ok + migration works + multi-CPU works, -ENOENT = refused" agree
 ktap_check "no write failed with an unexpected error" [ $((other + t_other + ma_other)) = 0 ]
 ktap_check "every migration's and swap's outcome matches /proc" [ "$m_bad" = 0 -a "$sw_bad" = 0 -a "$misplaced" = 0 ]
-# Three loops of 1 to 4 s on a CPU that stays online, with writers to every
+# Three loops of 2 to 4 s on a CPU that stays online, with writers to every
 # CPU: works wait there over the bound (1 s), and are reported.
 hogs_ok() {
 	[ "$HOGS" = 0 ] && return 0

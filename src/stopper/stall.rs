@@ -137,8 +137,9 @@ struct Look {
     /// The id of a running work whose thread has been seen kept off its
     /// CPU for the bound, not reported yet.
     held: Option<u64>,
-    /// Nothing holds the thread off: its CPU is online, no work has waited
-    /// half the bound, no stall is reported, the thread is not kept off.
+    /// Nothing of ours waits on this CPU: its stopper is enabled, nothing
+    /// is queued or running, no stall is reported, and the thread sleeps.
+    /// (A busy real-time task with no work of ours there cannot be seen.)
     calm: bool,
 }
 
@@ -153,18 +154,17 @@ impl Stopper {
                 .works
                 .first()
                 .is_some_and(|w| now.saturating_sub(w.queued_ns) >= bound);
+        // Before `kept`: a switch after it is seen at the next look.
+        let switches = sched::thread_switches(self.cpu);
         let kept = inner
             .running
             .filter(|_| sched::thread_kept_off(self.cpu))
             .map(|r| r.id);
         let calm = inner.enabled
+            && !busy
             && inner.stall_since.is_none()
-            && kept.is_none()
-            && inner
-                .works
-                .first()
-                .is_none_or(|w| now.saturating_sub(w.queued_ns) < bound / 2);
-        let switches = sched::thread_switches(self.cpu);
+            && inner.held.is_none()
+            && !sched::thread_runnable(self.cpu);
         let mut held = None;
         match (kept, inner.held) {
             (Some(id), Some(h)) if h.id == id && h.switches == switches => {
@@ -292,7 +292,12 @@ impl Stopper {
         let (Some(r), Some(h)) = (inner.running, inner.held) else {
             return;
         };
-        if r.id != id || h.id != id || h.reported || !sched::thread_kept_off(self.cpu) {
+        if r.id != id
+            || h.id != id
+            || h.reported
+            || h.switches != sched::thread_switches(self.cpu)
+            || !sched::thread_kept_off(self.cpu)
+        {
             return;
         }
         let n = self.cpu.as_u32();
@@ -400,8 +405,9 @@ fn all() -> impl Iterator<Item = &'static Stopper> {
 }
 
 /// One look of the watchdog, from `src/ffi.c`; returns in how many ms to
-/// look again, or 0 to stop looking, and in `*cpu` where to run then: the
-/// first CPU found calm, or -1 (any) if none is.
+/// look again, or 0 to stop looking, and in `*cpu` where to run then: this
+/// CPU if it was found calm, else the next calm one after it, else -1 (this
+/// one).
 ///
 /// A queuer reads [`ARMED`] under its stopper's lock after adding its
 /// work, and arms the watchdog if it is clear. Here `ARMED` is cleared
@@ -415,13 +421,17 @@ extern "C" fn rmigration_rs_watchdog(cpu: *mut c_int) -> c_ulong {
         return 0;
     };
     let mut busy = false;
-    let mut calm = None;
+    let here = CpuId::current().as_u32();
+    // The calm CPU at or after this one (wrapping), by its distance.
+    let mut calm: Option<(u32, CpuId)> = None;
+    let n = nr_cpu_ids();
     for s in all() {
         // Read per stopper: reading a holder sleeps.
         let look = s.look(sched::now_ns(), bound);
         busy |= look.busy;
-        if look.calm && calm.is_none() {
-            calm = Some(s.cpu);
+        let d = (s.cpu.as_u32() + n - here) % n;
+        if look.calm && calm.is_none_or(|(best, _)| d < best) {
+            calm = Some((d, s.cpu));
         }
         if let Some(id) = look.held {
             let holder = holder(s.cpu, true);
@@ -432,7 +442,7 @@ extern "C" fn rmigration_rs_watchdog(cpu: *mut c_int) -> c_ulong {
             s.report(sched::now_ns(), bound, &holder);
         }
     }
-    if let Some(c) = calm.and_then(|c| c_int::try_from(c.as_u32()).ok()) {
+    if let Some(c) = calm.and_then(|(_, c)| c_int::try_from(c.as_u32()).ok()) {
         // SAFETY: `src/ffi.c` passes a valid pointer.
         unsafe { *cpu = c };
     }
