@@ -50,14 +50,14 @@
 //!   `need_resched()` says a task of a higher class wants its CPU, when a
 //!   partner has withdrawn, or after spinning its budget, and sleeps again
 //!   until every participant is ready for the next round. The budget starts
-//!   at [`SPIN_MIN_NS`] and doubles, up to [`SPIN_MAX_NS`], only after a
-//!   round that this participant left because its budget ran out, and
-//!   only if, when it looks after leaving, no participant's thread is
-//!   kept off its CPU by another task (on its runqueue, not running): the
-//!   partners were slow, not held away (a virtual CPU that the host did
-//!   not run). A participant held away by a real-time burst does not make
-//!   the others spin longer; one that was held away and runs again by the
-//!   time of that look may still double the budget once. A normal task waking on a participant's CPU does
+//!   at [`SPIN_MIN_NS`] and doubles after each failed round, up to
+//!   [`SPIN_MAX_NS`], so that partners on virtual CPUs that the host does
+//!   not run at once still meet. (A rule that grew the budget only when no
+//!   participant was queued but not running made machine stops on an
+//!   oversubscribed VM 3 times slower: a woken participant whose vCPU the
+//!   host does not run looks just like one held away; see BENCHMARKS.md.
+//!   So real-time bursts on a partner's CPU can still grow everyone's spin
+//!   up to [`SPIN_MAX_NS`] per round.) A normal task waking on a participant's CPU does
 //!   not set `need_resched()` against a `SCHED_FIFO` thread: it waits for
 //!   the spin, which is bounded as above. The machine leaves PREPARE only
 //!   with every participant present at once, each with preemption off;
@@ -121,10 +121,8 @@ use pin_init::stack_pin_init;
 pub(crate) const SPIN_MIN_NS: u64 = 200_000;
 
 /// The longest a participant spins in PREPARE in one round, in ns: the
-/// budget doubles after a round that ran out of time with no participant
-/// kept off its CPU (see the module documentation), so that partners on
-/// vCPUs that the host does not run at once (an oversubscribed VM) still
-/// meet.
+/// budget doubles after each failed round, so that partners on vCPUs that
+/// the host does not run at once (an oversubscribed VM) still meet.
 pub(crate) const SPIN_MAX_NS: u64 = 100_000_000;
 
 /// The states of a multi-CPU stop, in order (`enum multi_stop_state`).
@@ -284,15 +282,6 @@ impl Active<'_> {
     }
 }
 
-/// The CPUs that take part in a stop.
-#[derive(Clone, Copy)]
-enum Participants {
-    /// These two.
-    Pair(CpuId, CpuId),
-    /// Every online CPU (the caller holds `cpus_read_lock()`).
-    Online,
-}
-
 /// What runs in the lock-step, with interrupts off on every participant.
 pub(crate) type RunFn<'a> = &'a (dyn Fn(&Lockstep<'_>) -> c_int + Sync);
 
@@ -313,7 +302,6 @@ struct Gather {
 #[pin_data]
 pub(crate) struct Lockstep<'a> {
     machine: Machine,
-    cpus: Participants,
     name: &'static CStr,
     active: Active<'a>,
     run: RunFn<'a>,
@@ -334,14 +322,12 @@ pub(crate) struct Lockstep<'a> {
 impl<'a> Lockstep<'a> {
     fn new(
         participants: u32,
-        cpus: Participants,
         name: &'static CStr,
         active: Active<'a>,
         run: RunFn<'a>,
     ) -> impl PinInit<Self> {
         pin_init!(Self {
             machine: Machine::new(participants),
-            cpus,
             name,
             active,
             run,
@@ -414,18 +400,6 @@ impl Lockstep<'_> {
         (!g.aborted).then_some(target)
     }
 
-    /// Whether no participant's thread is kept off its CPU by another
-    /// task: a partner missing from a round is slow, not held away.
-    fn partners_on_cpu(&self) -> bool {
-        match self.cpus {
-            Participants::Pair(a, b) => !sched::thread_kept_off(a) && !sched::thread_kept_off(b),
-            Participants::Online => (0..nr_cpu_ids())
-                .filter_map(CpuId::from_u32)
-                .filter(|&c| sched::cpu_online(c))
-                .all(|c| !sched::thread_kept_off(c)),
-        }
-    }
-
     /// The caller gives up, if the machine is still in PREPARE: those
     /// present or spinning see ABORT, those asleep are woken. Returns
     /// whether it did.
@@ -464,7 +438,7 @@ impl Lockstep<'_> {
             // find their partners sooner.
             let mut start = None;
             let mut spins = 0u32;
-            let (wanted, timed_out) = loop {
+            let wanted = loop {
                 match self.machine.state() {
                     State::Prepare => {}
                     State::Abort => return false,
@@ -482,7 +456,7 @@ impl Lockstep<'_> {
                     now.saturating_sub(*start.get_or_insert(now)) > budget
                 };
                 if (wanted || broken || late) && self.machine.withdraw() {
-                    break (wanted, late && !wanted && !broken);
+                    break wanted;
                 }
                 sched::cpu_relax();
             };
@@ -490,9 +464,7 @@ impl Lockstep<'_> {
             self.broken.store(round, Relaxed);
             drop(preempt);
             trace::multi_withdrew(self.name, cpu, wanted, round);
-            if timed_out && self.partners_on_cpu() {
-                budget = (budget * 2).min(SPIN_MAX_NS);
-            }
+            budget = (budget * 2).min(SPIN_MAX_NS);
         }
     }
 
@@ -682,7 +654,7 @@ pub(crate) fn stop_two_cpus_with(
         return Err(EINVAL);
     }
     may_stop()?;
-    stack_pin_init!(let ls = Lockstep::new(2, Participants::Pair(cpu1, cpu2), name, Active::One(cpu1), run));
+    stack_pin_init!(let ls = Lockstep::new(2, name, Active::One(cpu1), run));
     let _cpus = sched::CpusReadGuard::new();
     let (low, high) = if cpu1.as_u32() < cpu2.as_u32() {
         (cpu1, cpu2)
@@ -737,7 +709,6 @@ pub(crate) fn stop_machine_with(
     }
     stack_pin_init!(let ls = Lockstep::new(
         u32::try_from(works.len())?,
-        Participants::Online,
         name,
         active,
         run

@@ -963,7 +963,12 @@ static int __init rmigration_bench_init(void)
 		return PTR_ERR(t);
 	}
 	wake_up_process(t);
-	wait_for_completion(&bench_done);
+	/*
+	 * A run can take minutes on an oversubscribed VM: wait in steps, so
+	 * that the hung-task detector does not take insmod for a hung task.
+	 */
+	while (!wait_for_completion_timeout(&bench_done, 10 * HZ))
+		;
 	kthread_stop(t);
 	dir = debugfs_create_dir("rmigration_bench", NULL);
 	debugfs_create_file("samples", 0400, dir, NULL, &samples_fops);
