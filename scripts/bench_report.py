@@ -181,6 +181,17 @@ def fmt_ratio(r, target=None):
     return s
 
 
+def probed_row(name, vms, ours, kernel, label, stats):
+    """A table row of probed figures, ours / kernel's: per VM, one cell per
+    (figure, stat) of STATS."""
+    row = f"| {name} |"
+    for vm in vms:
+        for figure, stat in stats:
+            a, b = vm.probed_fig(figure, ours, label, stat), vm.probed_fig(figure, kernel, label, stat)
+            row += f" {us(a)} / {us(b)} µs = {fmt_ratio(ratio(a, b))} |"
+    return row
+
+
 def main():
     out = sys.argv[1]
     vms = []
@@ -244,12 +255,8 @@ def main():
         lines.append("| case | " + " | ".join(f"{vm.title()} p50 | mean (sum_exec_runtime)" for vm in vms) + " |")
         lines.append("|---|" + "---:|---:|" * len(vms))
         for label in ("idle", "busy"):
-            row = f"| remote, {label} |"
-            for vm in vms:
-                for figure, stat in (("caller_cpu", 50), ("exec_mean", "mean")):
-                    a, b = vm.probed_fig(figure, ours, label, stat), vm.probed_fig(figure, kernel, label, stat)
-                    row += f" {us(a)} / {us(b)} µs = {fmt_ratio(ratio(a, b))} |"
-            lines.append(row)
+            lines.append(probed_row(f"remote, {label}", vms, ours, kernel, label,
+                                    (("caller_cpu", 50), ("exec_mean", "mean"))))
         lines.append("")
 
     lines.append("## Multi-CPU stops against the kernel's `stop_machine()`")
@@ -289,12 +296,8 @@ def main():
             for label in ("idle", "busy"):
                 if not any(vm.probed_runs(figure, c, label) for vm in vms for c in HOLD_PAIR):
                     continue
-                row = f"| {name}, {label} |"
-                for vm in vms:
-                    for stat in (50, "max"):
-                        a, b = vm.probed_fig(figure, ours, label, stat), vm.probed_fig(figure, kernel, label, stat)
-                        row += f" {us(a)} / {us(b)} µs = {fmt_ratio(ratio(a, b))} |"
-                lines.append(row)
+                lines.append(probed_row(f"{name}, {label}", vms, ours, kernel, label,
+                                        ((figure, 50), (figure, "max"))))
         lines.append("")
 
     lines.append("## Where a round trip goes (p50 of each step, µs)")
