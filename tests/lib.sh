@@ -71,6 +71,17 @@ skip_unless_module() {
 
 module_loaded() { [ -d /sys/module/rmigration ]; }
 
+# rt_loop_spins PID CPU: the busy loop PID, started as "taskset -c CPU
+# chrt -f 99 bash -c ...", spins: it is bash at SCHED_FIFO 99 (before its
+# execs the job is a copy of the test's shell, also named bash), runnable,
+# on CPU.
+rt_loop_spins() {
+	local comm
+	read -r comm < "/proc/$1/comm" && [ "$comm" = bash ] &&
+		[ "$(stat_field "$1" 41)" = 1 ] && [ "$(stat_field "$1" 40)" = 99 ] &&
+		[ "$(stat_field "$1" 3)" = R ] && on_cpu "$1" "$2"
+}
+
 # test_module NAME: the .ko of tests/modules/NAME, built beside $MODULE.
 test_module() { echo "$(dirname "$MODULE")/tests/modules/$1/$1.ko"; }
 

@@ -237,14 +237,7 @@ sleeper_ready() {
 	read -r comm < "/proc/$sl/comm" && [ "$comm" = sleep ] &&
 		[ "$(stat_field "$sl" 3)" = S ] && on_cpu "$sl" "$cpu"
 }
-# The loop runs once the pid is bash at SCHED_FIFO (after two execs: the
-# job is first a copy of this shell, also bash), running, on $cpu.
-hog_spins() {
-	local comm
-	read -r comm < "/proc/$hog/comm" && [ "$comm" = bash ] &&
-		[ "$(stat_field "$hog" 41)" = 1 ] &&
-		[ "$(stat_field "$hog" 3)" = R ] && on_cpu "$hog" "$cpu"
-}
+hog_spins() { rt_loop_spins "$hog" "$cpu"; }
 start_tasks() {
 	taskset -c "$cpu" sleep 1000 </dev/null >/dev/null 2>&1 &
 	sl=$!
@@ -544,14 +537,7 @@ hog_killed() {
 # the stop completes and the log says the stall ended.
 held_lines() { log_since "$cmark" | grep -E "rmigration: rmigration/$c0 stalled for [0-9]+ ms: work .* has started, and rmigration/$c0 is kept off CPU $c0"; }
 held_reported() { held_lines | grep -q .; }
-# As bash at SCHED_FIFO 99 (before its execs the job is a copy of this
-# shell, named bash too).
-hog2_spins() {
-	local comm
-	read -r comm < "/proc/$hog2/comm" && [ "$comm" = bash ] &&
-		[ "$(stat_field "$hog2" 41)" = 1 ] && [ "$(stat_field "$hog2" 40)" = 99 ] &&
-		[ "$(stat_field "$hog2" 3)" = R ] && on_cpu "$hog2" "$c0"
-}
+hog2_spins() { rt_loop_spins "$hog2" "$c0"; }
 HELD=none
 held() {
 	local line

@@ -112,11 +112,6 @@ reloader() {
 # works of that CPU wait meanwhile (a stall report once one waited
 # stall_timeout_ms, $STALL_MS ms), multi-CPU stops with it too, and a reload waits
 # for its thread; a CPU going offline moves the loop elsewhere.
-# hog_spins PID: the loop runs, as bash at SCHED_FIFO 99.
-hog_spins() {
-	local comm
-	read -r comm < "/proc/$1/comm" && [ "$comm" = bash ] && [ "$(stat_field "$1" 41)" = 1 ]
-}
 hogger() {
 	local n=0 c hog on
 	while ! stop; do
@@ -132,7 +127,7 @@ hogger() {
 		hog=$!
 		echo "$hog" > "$W/hog"
 		# Timed from when it spins: two execs take a while under load.
-		if WAIT_S=10 wait_for hog_spins "$hog"; then
+		if WAIT_S=10 wait_for rt_loop_spins "$hog" "$c"; then
 			sleep $((2 + RANDOM % 3))
 			n=$((n + 1))
 			echo $n > "$W/hogs"
