@@ -74,11 +74,17 @@ module_loaded() { [ -d /sys/module/rmigration ]; }
 # rt_loop_spins PID CPU: the busy loop PID, started as "taskset -c CPU
 # chrt -f 99 bash -c ...", spins: it is bash at SCHED_FIFO 99 (before its
 # execs the job is a copy of the test's shell, also named bash), runnable,
-# on CPU.
+# on CPU, and it has not slept for 200 ms while its user time grew. (A
+# bash that has just exec'ed may still sleep for a page of its binary or
+# libraries; a CPU on which the loop sleeps is not held.)
 rt_loop_spins() {
-	local comm
+	local comm nv1 nv2 ut1 ut2
 	read -r comm < "/proc/$1/comm" && [ "$comm" = bash ] &&
-		[ "$(stat_field "$1" 41)" = 1 ] && [ "$(stat_field "$1" 40)" = 99 ] &&
+		[ "$(stat_field "$1" 41)" = 1 ] && [ "$(stat_field "$1" 40)" = 99 ] || return 1
+	nv1=$(status_field "$1" voluntary_ctxt_switches) && ut1=$(stat_field "$1" 14) || return 1
+	sleep 0.2
+	nv2=$(status_field "$1" voluntary_ctxt_switches) && ut2=$(stat_field "$1" 14) || return 1
+	[ "$nv1" = "$nv2" ] && [ "$ut2" -gt "$ut1" ] &&
 		[ "$(stat_field "$1" 3)" = R ] && on_cpu "$1" "$2"
 }
 
@@ -158,6 +164,15 @@ stat_field() {
 	s=${s##*) }	# fields 3 and on: the name before may hold spaces
 	local f=($s)
 	echo "${f[$(( $2 - 3 ))]}"
+}
+
+# status_field PID KEY: the value of KEY in /proc/PID/status.
+status_field() {
+	local k v
+	while read -r k v; do
+		[ "$k" = "$2:" ] && { echo "$v"; return 0; }
+	done 2>/dev/null < "/proc/$1/status"
+	return 1
 }
 
 # Cpus_allowed_list of task $1.
