@@ -19,7 +19,12 @@
  * Runs in thread context on the CPU the work was queued on, with preemption
  * enabled: unlike the kernel's stopper it may sleep, but it delays every
  * later work of that CPU while it runs, and it must not take the CPU hotplug
- * lock (cpus_read_lock()), since hotplug waits for the thread to park.
+ * lock (cpus_read_lock()), since hotplug waits for the thread to park. It
+ * must not wait for other works: the waiting calls below return -EDEADLK
+ * from a work (rmigration_stop_one_cpu_nowait() may be used). Lockdep
+ * sees works as one lock, "rmigration_work", held while a work runs and
+ * taken by every waiting caller before it waits: a lock held around a
+ * wait and taken by a work is reported as a circular dependency.
  *
  * RETURNS: the value rmigration_stop_one_cpu() returns to its caller.
  */

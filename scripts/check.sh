@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0
 #
-# The whole test suite, in two 4-vCPU VMs: the kselftests of tests/ on the
-# main test kernel, then the torture run and the fuzzing (and the stopper
-# tests) on the debug kernel (KASAN, lockdep, kmemleak, ...). Kernels are
+# The whole test suite, in 4-vCPU VMs: the kselftests of tests/ on the
+# main test kernel (and, in two 2-vCPU VMs of it, the module without
+# debugfs and the lockdep report of a lock held around a wait), then the
+# torture run and the fuzzing (and the stopper tests) on the debug kernel
+# (KASAN, lockdep, kmemleak, ...). Kernels are
 # built once and cached. Ends with the plain line "N passed, N failed,
 # N skipped"; exits non-zero if anything failed, or if a VM did not boot or
 # finish: that is never a pass.
@@ -76,8 +78,9 @@ vm() {
 	local name=$1 log console rc reports early limit=${RMIGRATION_VM_TIMEOUT:-1500}
 	log=$(run_file "check-$name")
 	console=$(run_file "console-check-$name")
-	log "$name kernel: booting a $2-vCPU VM for ${3##*runner.sh }"
-	VM_NAME=check-$name VM_CONSOLE=$console "$TOP/scripts/vm.sh" "$kdir" "$2" "$limit" "$3" |
+	log "$name kernel: booting a $2-vCPU VM for ${3##*runner.sh }${VM_APPEND:+ (kernel command line: $VM_APPEND)}"
+	VM_NAME=check-$name VM_CONSOLE=$console VM_APPEND=${VM_APPEND:-} \
+		"$TOP/scripts/vm.sh" "$kdir" "$2" "$limit" "$3" |
 		tee "$log"
 	rc=${PIPESTATUS[0]}
 	count "$log"
@@ -111,6 +114,15 @@ DEBUG_TESTS="rmigration_torture.sh rmigration_fuzz.sh rmigration_stopper.sh rmig
 
 vm main 4 "KDIR=$kdir RMIGRATION_HANG=${RMIGRATION_HANG:-0} tests/runner.sh ${*:-$MAIN_TESTS}"
 log "main kernel suites finished after $(( $(date +%s) - start )) s"
+
+if [ $# -eq 0 ]; then
+	# Two small VMs of the main kernel: one booted without debugfs, one
+	# whose only test provokes a lockdep report (expected in its console).
+	VM_APPEND=debugfs=off vm main-nodebugfs 2 "KDIR=$kdir tests/runner.sh rmigration_nodebugfs.sh"
+	CONSOLE_EXPECTED='/possible circular locking dependency detected/,/<\/TASK>/' \
+		vm main-inversion 2 "KDIR=$kdir RMIGRATION_INVERSION_TEST=1 tests/runner.sh rmigration_inversion.sh"
+	log "main kernel's small VMs finished after $(( $(date +%s) - start )) s"
+fi
 
 if [ $# -eq 0 ] && [ -z "${KDIR:-}" ] && [ "${RMIGRATION_DEBUG:-1}" = 1 ]; then
 	if ! dkdir=$(progress "building the debug test kernel" "$TOP/scripts/kernel.sh" debug) ||

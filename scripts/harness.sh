@@ -42,7 +42,9 @@ CONSOLE_NMI_MARK='[host] injecting an NMI'
 
 # console_reports FILE [before|after]: the kernel reports
 # (tests/kernel-reports) in a guest console, up to the host's NMI, minus the
-# boot banners that match them and the known kernel issues of
+# lines of the sed range CONSOLE_EXPECTED (a report a test provokes on
+# purpose, and checks itself), the boot banners that match them and the
+# known kernel issues of
 # tests/kernel-reports.known. With "before" (or "after"), only those before
 # (or from) the first line rmigration.ko logs: the module cannot have caused
 # a report printed before it was ever loaded.
@@ -50,6 +52,7 @@ console_reports() {
 	local part=${2:-all}
 	[ -f "$1" ] || return 0
 	sed "/^$(printf '%s' "$CONSOLE_NMI_MARK" | sed 's/[][\.*^$/]/\\&/g')/q" "$1" |
+		if [ -n "${CONSOLE_EXPECTED:-}" ]; then sed "${CONSOLE_EXPECTED}d"; else cat; fi |
 		case $part in
 		before)	sed '/\] rmigration: /,$d' ;;
 		after)	sed -n '/\] rmigration: /,$p' ;;

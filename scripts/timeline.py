@@ -169,8 +169,8 @@ def round_trip(events, want):
     st = Steps()
     st.add(q, f"{q.comm} (pid {q.pid}) queues work #{wid} on the list of rmigration/{cpu}")
     if w is not None:
-        st.add(w, f"{w.comm} wakes rmigration/{cpu}" if w.f.get("wake")
-               else f"rmigration/{cpu} already woken for earlier works")
+        st.add(w, f"{w.comm} wakes rmigration/{cpu}" if w.f.get("first")
+               else f"{w.comm} wakes rmigration/{cpu}, busy with earlier works")
     wk = first(events, lambda e: e.name == "sched_waking" and e.f.get("pid") == thread, q.ts)
     st.add(wk, f"sched_waking: rmigration/{cpu} (from CPU {wk.cpu if wk else '?'})")
     sw = first(events, lambda e: e.name == "sched_switch" and e.cpu == cpu

@@ -11,11 +11,13 @@
 #include <linux/cpu.h>
 #include <linux/cpumask.h>
 #include <linux/interrupt.h>
+#include <linux/lockdep.h>
 #include <linux/nmi.h>
 #include <linux/rcupdate.h>
 #include <linux/percpu.h>
 #include <linux/pid.h>
 #include <linux/sched.h>
+#include <linux/sched/isolation.h>
 #include <linux/seq_file.h>
 #include <linux/uaccess.h>
 #include <linux/workqueue.h>
@@ -31,9 +33,73 @@ struct task_struct *__percpu *rmigration_thread_store(void)
 	return &rmigration_thread;
 }
 
+/* Written by smpboot when it creates the thread, read locklessly here. */
 struct task_struct *rmigration_thread_on(unsigned int cpu)
 {
-	return per_cpu(rmigration_thread, cpu);
+	return READ_ONCE(per_cpu(rmigration_thread, cpu));
+}
+
+/*
+ * A thread is bound to its CPU: if current is one, this CPU is its own,
+ * and it stays so; if not, no CPU's thread is current.
+ */
+bool rmigration_in_thread(void)
+{
+	return current == READ_ONCE(*raw_cpu_ptr(&rmigration_thread));
+}
+
+/*
+ * Works as lockdep sees them, as the workqueue's lockdep_map: held by the
+ * thread while a work runs, taken and dropped by a caller before it waits.
+ * A lock held around the wait and taken by any work closes a cycle that
+ * lockdep reports ("possible circular locking dependency"), where the
+ * real one would hang silently: one map for every CPU, since a work on
+ * one CPU can wait for the caller waiting on another.
+ */
+#ifdef CONFIG_LOCKDEP
+static struct lock_class_key rmigration_work_key;
+static struct lockdep_map rmigration_work_map =
+	STATIC_LOCKDEP_MAP_INIT("rmigration_work", &rmigration_work_key);
+
+void rmigration_work_lockdep_acquire(void)
+{
+	lock_map_acquire(&rmigration_work_map);
+}
+
+void rmigration_work_lockdep_release(void)
+{
+	lock_map_release(&rmigration_work_map);
+}
+
+void rmigration_work_lockdep_wait(void)
+{
+	lock_map_acquire(&rmigration_work_map);
+	lock_map_release(&rmigration_work_map);
+}
+#else
+void rmigration_work_lockdep_acquire(void) { }
+void rmigration_work_lockdep_release(void) { }
+void rmigration_work_lockdep_wait(void) { }
+#endif
+
+/*
+ * The stoppers are enabled from the control path (src/stopper.rs, Online):
+ * in a dynamic state after CPUHP_AP_SMPBOOT_THREADS, so on a CPU coming
+ * online its thread is unparked before its stopper accepts works, and
+ * both before cpu_up() returns. No teardown: the thread's park callback
+ * disables the stopper, and runs what is queued, when the CPU goes.
+ */
+int rmigration_rs_stopper_online(unsigned int cpu);
+
+int rmigration_cpuhp_setup(void)
+{
+	return cpuhp_setup_state(CPUHP_AP_ONLINE_DYN, "rmigration:online",
+				 rmigration_rs_stopper_online, NULL);
+}
+
+void rmigration_cpuhp_remove(int state)
+{
+	cpuhp_remove_state(state);
 }
 
 /*
@@ -64,10 +130,11 @@ unsigned int rmigration_stall_timeout_ms(void)
  * while works are queued, and re-arms itself for as long as Rust asks, on
  * the CPU Rust names (-1: this one). A worker woken on the CPU of the task
  * it should report would wait there, behind that task, for the fair
- * server's reserve (about a second) at each of its steps: so it runs on a
- * CPU where no rmigration work waits, at high priority among the normal
- * tasks there. One workqueue only: a work is never run twice at once
- * within one workqueue, which unload (disable_delayed_work_sync()) needs.
+ * server's reserve (about 50 ms of each second) at each of its steps: so
+ * it runs on a CPU where no rmigration work waits, on system_highpri_wq
+ * (a worker at nice -20 among the normal tasks there). One delayed work
+ * on one workqueue: it never runs twice at once, and unload disables it
+ * for good (disable_delayed_work_sync()).
  */
 unsigned long rmigration_rs_watchdog(int *cpu);
 
@@ -171,8 +238,9 @@ bool rmigration_task_runnable(struct task_struct *p)
  * delayed dequeue), and one woken onto a CPU that has not taken the
  * wake-up yet (TASK_WAKING). A hint, read without the runqueue lock: the
  * three reads are unordered, so a task just blocking or just switched in
- * may be misread once; the watchdog and the PREPARE budget read again
- * later.
+ * may be misread once; the stall watchdog reads again at its next look
+ * and, before it reports, checks that the thread was not switched out in
+ * between (rmigration_task_switches()).
  */
 bool rmigration_task_kept_off(struct task_struct *p)
 {
@@ -191,9 +259,9 @@ bool rmigration_need_resched(void)
 }
 
 /*
- * The multi-CPU stops (src/multi.rs). A participant's preemption and
- * interrupts go off and on again in different states of its state machine,
- * not in one scope.
+ * Preemption, for sched::PreemptGuard (src/sched.rs): the queueing of
+ * works and the multi-CPU stops (src/multi.rs), whose participants hold it
+ * from PREPARE to EXIT.
  */
 void rmigration_preempt_disable(void)
 {
@@ -205,18 +273,9 @@ void rmigration_preempt_enable(void)
 	preempt_enable();
 }
 
-unsigned long rmigration_irq_save(void)
+void rmigration_hard_irq_disable(void)
 {
-	unsigned long flags;
-
-	local_irq_save(flags);
 	hard_irq_disable();
-	return flags;
-}
-
-void rmigration_irq_restore(unsigned long flags)
-{
-	local_irq_restore(flags);
 }
 
 bool rmigration_irqs_disabled(void)
@@ -247,11 +306,6 @@ void rmigration_cpus_read_lock(void)
 void rmigration_cpus_read_unlock(void)
 {
 	cpus_read_unlock();
-}
-
-void rmigration_cpu_relax(void)
-{
-	cpu_relax();
 }
 
 /* struct sched_attr is not in the kernel crate's bindings. */
@@ -288,12 +342,14 @@ bool rmigration_rs_stop_one_cpu_nowait(unsigned int cpu, rmigration_fn_t fn,
  * waits until it has run. Works on one CPU run one at a time, in the order
  * they were queued.
  *
- * CONTEXT: Process context, may sleep. Not from a work running on the
- * rmigration/@cpu thread itself (-EDEADLK).
+ * CONTEXT: Process context, may sleep. Not from an rmigration work, on
+ * any CPU (-EDEADLK): a work that waits for another can deadlock with a
+ * multi-CPU stop or a work that waits for it. Use
+ * rmigration_stop_one_cpu_nowait() there.
  *
  * RETURNS: -ENOENT if @fn(@arg) was not executed because @cpu was offline
  * (its thread parked), -EINVAL if @cpu is out of range or @fn is NULL,
- * otherwise the return value of @fn.
+ * -EDEADLK from an rmigration work, otherwise the return value of @fn.
  */
 int rmigration_stop_one_cpu(unsigned int cpu, rmigration_fn_t fn, void *arg)
 {
@@ -369,8 +425,8 @@ int rmigration_rs_stop_machine(rmigration_fn_t fn, void *arg,
  * is taken for the call). Not from an rmigration work (-EDEADLK).
  *
  * RETURNS: -EINVAL if @cpu1 == @cpu2, a CPU is out of range or @fn is
- * NULL; -ENOENT if either CPU is offline, and then nothing ran; otherwise
- * the return value of @fn.
+ * NULL; -ENOENT if either CPU is offline, and then nothing ran; -EDEADLK
+ * from an rmigration work; otherwise the return value of @fn.
  */
 int rmigration_stop_two_cpus(unsigned int cpu1, unsigned int cpu2,
 			     rmigration_fn_t fn, void *arg)
@@ -404,7 +460,8 @@ EXPORT_SYMBOL_GPL(rmigration_stop_two_cpus_killable);
  * rmigration_stop_machine - run a function while every online CPU is stopped
  * @fn: the function to run
  * @arg: its argument
- * @cpus: the CPUs to run @fn on; NULL or empty: the first online CPU
+ * @cpus: the CPUs to run @fn on; NULL or empty: the first online CPU. Not
+ *        to be changed during the call.
  *
  * Queues a work on the rmigration thread of every online CPU; they enter
  * a lock-step, and once all have turned their interrupts off, @fn(@arg)
@@ -415,8 +472,9 @@ EXPORT_SYMBOL_GPL(rmigration_stop_two_cpus_killable);
  * is taken for the call). Not from an rmigration work (-EDEADLK).
  *
  * RETURNS: -EINVAL if @fn is NULL; -ENOENT if a CPU of @cpus is offline,
- * and then nothing ran; otherwise the last non-zero return value of @fn
- * on any CPU, or 0.
+ * and then nothing ran; -EDEADLK from an rmigration work; otherwise 0 if
+ * every call of @fn returned 0, else the value of one of those that did
+ * not (which one is not said, as for stop_machine()).
  */
 int rmigration_stop_machine(rmigration_fn_t fn, void *arg,
 			    const struct cpumask *cpus)
@@ -590,6 +648,12 @@ void rmigration_task_cpus_allowed(struct task_struct *p, struct cpumask *mask)
 {
 	guard(raw_spinlock_irqsave)(&p->pi_lock);
 	cpumask_copy(mask, p->user_cpus_ptr ?: &p->cpus_mask);
+}
+
+/* Whether @cpu may run unbound and per-CPU work items (isolcpus=, nohz_full=). */
+bool rmigration_cpu_housekeeping_wq(unsigned int cpu)
+{
+	return housekeeping_cpu(cpu, HK_TYPE_WQ);
 }
 
 bool rmigration_cpu_active(unsigned int cpu)

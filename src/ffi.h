@@ -23,6 +23,20 @@
 /* Per-CPU task pointers of the rmigration/N threads (smp_hotplug_thread.store). */
 struct task_struct *__percpu *rmigration_thread_store(void);
 struct task_struct *rmigration_thread_on(unsigned int cpu);
+/* Whether current is an rmigration/N thread. */
+bool rmigration_in_thread(void);
+
+/* Works as lockdep sees them. */
+void rmigration_work_lockdep_acquire(void);
+void rmigration_work_lockdep_release(void);
+void rmigration_work_lockdep_wait(void);
+
+/*
+ * A dynamic CPU hotplug state whose startup callback enables a CPU's
+ * stopper: returns the state, or an errno.
+ */
+int rmigration_cpuhp_setup(void);
+void rmigration_cpuhp_remove(int state);
 
 /* The "trace" module parameter. */
 bool rmigration_trace_enabled(void);
@@ -62,20 +76,29 @@ bool rmigration_need_resched(void);
 /* The multi-CPU stops (src/multi.rs): what is inline or a macro in C. */
 void rmigration_preempt_disable(void);
 void rmigration_preempt_enable(void);
-unsigned long rmigration_irq_save(void);
-void rmigration_irq_restore(unsigned long flags);
+void rmigration_hard_irq_disable(void);
 bool rmigration_irqs_disabled(void);
 void rmigration_stop_watchdogs(void);
 bool rmigration_cpu_online(unsigned int cpu);
 void rmigration_cpus_read_lock(void);
 void rmigration_cpus_read_unlock(void);
-void rmigration_cpu_relax(void);
 
 /* SCHED_FIFO at MAX_RT_PRIO - 1, the highest priority a module can give. */
 int rmigration_set_fifo_max(struct task_struct *p);
 
 /* Writes the symbol name of @addr (printk's %ps) into @buf. */
 void rmigration_symbol(char *buf, size_t len, unsigned long addr);
+
+/* Scheduling policies (uapi/linux/sched.h), for stall reports. */
+enum {
+	RMIGRATION_SCHED_NORMAL		= SCHED_NORMAL,
+	RMIGRATION_SCHED_FIFO		= SCHED_FIFO,
+	RMIGRATION_SCHED_RR		= SCHED_RR,
+	RMIGRATION_SCHED_BATCH		= SCHED_BATCH,
+	RMIGRATION_SCHED_IDLE		= SCHED_IDLE,
+	RMIGRATION_SCHED_DEADLINE	= SCHED_DEADLINE,
+	RMIGRATION_SCHED_EXT		= SCHED_EXT,
+};
 
 /* Tasks, for the migrate hook. */
 enum {
@@ -93,6 +116,7 @@ int rmigration_set_cpus_allowed(struct task_struct *p, unsigned int cpu);
 int rmigration_set_cpus_allowed_mask(struct task_struct *p, const struct cpumask *mask);
 void rmigration_task_cpus_allowed(struct task_struct *p, struct cpumask *mask);
 bool rmigration_cpu_active(unsigned int cpu);
+bool rmigration_cpu_housekeeping_wq(unsigned int cpu);
 void rmigration_task_comm(struct task_struct *p, char *buf, size_t len);
 
 /* Sizes, for the stats file. */

@@ -420,18 +420,24 @@ fn show_stats(m: &SeqFile) {
     );
 }
 
-/// The hook files, present while this object lives.
+/// The hook files, present while this object lives, if debugfs is.
 ///
 /// # Invariants
 ///
-/// The files of `/sys/kernel/debug/rmigration/` exist and point at `hooks`.
+/// If `hooks` is `Some`, the files of `/sys/kernel/debug/rmigration/` exist
+/// and point at it.
 pub(crate) struct Registration {
     /// Used by the files, through the pointer they were created with.
-    _hooks: Pin<KBox<Hooks>>,
+    hooks: Option<Pin<KBox<Hooks>>>,
 }
 
 impl Registration {
     /// Creates `/sys/kernel/debug/rmigration/` and its files.
+    ///
+    /// Without debugfs (`debugfs=off`, `CONFIG_DEBUG_FS=n`) the module
+    /// loads all the same, with no hooks, as kernel code treats debugfs:
+    /// the stoppers and the C API do not need it. Fails only for want of
+    /// memory.
     pub(crate) fn new() -> Result<Self> {
         let hooks = KBox::pin_init(Hooks::new(), GFP_KERNEL)?;
         let files = Hook::ALL.map(|h| bindings::rmigration_hook_file {
@@ -444,19 +450,29 @@ impl Registration {
             .cast::<c_void>();
         // SAFETY: `files` is valid for the call (debugfs copies the names);
         // `data` stays valid until the files are removed in `drop`.
-        to_result(unsafe {
+        let created = to_result(unsafe {
             bindings::rmigration_debugfs_create(data, files.as_ptr(), files.len())
-        })?;
+        });
+        if let Err(e) = created {
+            pr_warn!(
+                "no debugfs (error {}): the hooks of /sys/kernel/debug/rmigration/ are absent; the stoppers and the C API work\n",
+                e.to_errno()
+            );
+            // INVARIANT: No files.
+            return Ok(Self { hooks: None });
+        }
         // INVARIANT: The files exist and point at `hooks`.
-        Ok(Self { _hooks: hooks })
+        Ok(Self { hooks: Some(hooks) })
     }
 }
 
 impl Drop for Registration {
     fn drop(&mut self) {
-        // SAFETY: The files exist (type invariants); this removes them and
-        // waits for the calls in progress, which use `self._hooks`.
-        unsafe { bindings::rmigration_debugfs_remove() };
+        if self.hooks.is_some() {
+            // SAFETY: The files exist (type invariants); this removes them
+            // and waits for the calls in progress, which use `self.hooks`.
+            unsafe { bindings::rmigration_debugfs_remove() };
+        }
     }
 }
 

@@ -218,6 +218,11 @@ pub(crate) struct SwapOutcome {
 /// spins while they are set. If the second task's mask cannot be set,
 /// the first task gets its old mask back: nothing is left half done.
 ///
+/// So the stop takes a consistent sample (both tasks on their CPUs at one
+/// instant), not an exchange atomic with it: a task may move between the
+/// stop and its new mask, and is then moved from wherever it is. The
+/// outcome's `before` is the sample.
+///
 /// CONTEXT: process context, may sleep; killable while the stop has not
 /// begun.
 ///

@@ -100,8 +100,10 @@ use kernel::{
         CpuId, //
     },
     cpumask::Cpumask,
+    interrupt::local_interrupt_disable,
     new_condvar, new_spinlock,
     prelude::*,
+    processor::cpu_relax,
     sync::{
         atomic::{
             Acquire,
@@ -261,6 +263,16 @@ impl Machine {
     }
 }
 
+/// Sets `bits` in `a`, relaxed (`atomic64_or()`; the kernel crate's
+/// atomics have no `fetch_or` yet): setting the same bit twice leaves it
+/// set, where an addition would carry into the next.
+pub(crate) fn or_bits(a: &Atomic<u64>, bits: u64) {
+    let mut old = a.load(Relaxed);
+    while let Err(now) = a.cmpxchg(old, old | bits, Relaxed) {
+        old = now;
+    }
+}
+
 /// Which CPUs of a stop run `run()`.
 #[derive(Clone, Copy)]
 pub(crate) enum Active<'a> {
@@ -269,7 +281,7 @@ pub(crate) enum Active<'a> {
     /// Those whose bit is set (CPUs 0 to 63).
     Bits(u64),
     /// Those of a CPU mask.
-    Mask(&'a Cpumask),
+    Mask(SharedMask<'a>),
 }
 
 impl Active<'_> {
@@ -277,10 +289,38 @@ impl Active<'_> {
         match self {
             Active::One(c) => c == cpu,
             Active::Bits(b) => cpu.as_u32() < 64 && b & (1 << cpu.as_u32()) != 0,
-            Active::Mask(m) => m.test(cpu),
+            Active::Mask(m) => m.0.test(cpu),
         }
     }
 }
+
+/// A CPU mask that the participants of a stop read, on several CPUs at
+/// once, and that nobody writes meanwhile.
+///
+/// # Invariants
+///
+/// The mask is not written while this object exists.
+#[derive(Clone, Copy)]
+pub(crate) struct SharedMask<'a>(&'a Cpumask);
+
+impl<'a> SharedMask<'a> {
+    /// Shares `mask` with the participants.
+    ///
+    /// # Safety
+    ///
+    /// Nobody may write `mask` during `'a`.
+    pub(crate) unsafe fn new(mask: &'a Cpumask) -> Self {
+        // INVARIANT: By the safety requirements.
+        Self(mask)
+    }
+}
+
+// SAFETY: The mask is only read, and nobody writes it (type invariants):
+// concurrent reads of a `struct cpumask` are fine.
+unsafe impl Sync for SharedMask<'_> {}
+
+// SAFETY: As above: a shared reference to a mask nobody writes.
+unsafe impl Send for SharedMask<'_> {}
 
 /// What runs in the lock-step, with interrupts off on every participant.
 pub(crate) type RunFn<'a> = &'a (dyn Fn(&Lockstep<'_>) -> c_int + Sync);
@@ -298,7 +338,8 @@ struct Gather {
 
 /// One multi-CPU stop, shared by its participants (`struct
 /// multi_stop_data`). It lives on the caller's stack, which waits until
-/// every participant is done with it.
+/// every participant is done with it, and is read on every participant's
+/// CPU at once: it must be `Sync` (checked below).
 #[pin_data]
 pub(crate) struct Lockstep<'a> {
     machine: Machine,
@@ -369,8 +410,18 @@ impl Lockstep<'_> {
         self.machine.state()
     }
 
+    /// The event of `state` on `cpu`; its `trace=1` line too, unless
+    /// interrupts are off there (see [`Lockstep::lockstep`]).
     fn trace(&self, cpu: CpuId, state: State, withdrawn: u32) {
-        trace::multi_state(self.name, cpu, state as c_int, state.name(), withdrawn);
+        let text = state < State::Run;
+        trace::multi_state(
+            self.name,
+            cpu,
+            state as c_int,
+            state.name(),
+            withdrawn,
+            text,
+        );
     }
 
     /// Sleeps until every participant is ready for the round after `done`
@@ -415,23 +466,20 @@ impl Lockstep<'_> {
     }
 
     /// PREPARE, for the participant on `cpu`: gathers, arrives, and
-    /// returns with preemption off once every participant is present
-    /// (`true`), or with preemption on if the stop was given up (`false`).
+    /// returns preemption held off once every participant is present, or
+    /// `None` if the stop was given up.
     ///
     /// See the module documentation: sleeps until every participant is
     /// ready, spins for a bounded time, withdraws and sleeps again if the
     /// round fails.
-    fn prepare(&self, cpu: CpuId) -> bool {
+    fn prepare(&self, cpu: CpuId) -> Option<sched::PreemptGuard> {
         let mut round = 0;
         let mut budget = SPIN_MIN_NS;
         loop {
-            match self.gather(round) {
-                Some(r) => round = r,
-                None => return false,
-            }
+            round = self.gather(round)?;
             let preempt = sched::PreemptGuard::new();
             if !self.machine.arrive() {
-                return false;
+                return None;
             }
             self.trace(cpu, State::Prepare, round - 1);
             // The clock is read from the 64th spin on only: most arrivals
@@ -441,12 +489,9 @@ impl Lockstep<'_> {
             let wanted = loop {
                 match self.machine.state() {
                     State::Prepare => {}
-                    State::Abort => return false,
-                    _ => {
-                        // Preemption stays off through the lock-step.
-                        preempt.keep();
-                        return true;
-                    }
+                    State::Abort => return None,
+                    // Preemption stays off through the lock-step.
+                    _ => return Some(preempt),
                 }
                 spins = spins.wrapping_add(1);
                 let wanted = sched::need_resched();
@@ -458,7 +503,7 @@ impl Lockstep<'_> {
                 if (wanted || broken || late) && self.machine.withdraw() {
                     break wanted;
                 }
-                sched::cpu_relax();
+                cpu_relax();
             };
             // This round cannot end now: whoever spins in it withdraws.
             self.broken.store(round, Relaxed);
@@ -469,30 +514,31 @@ impl Lockstep<'_> {
     }
 
     /// The states after PREPARE, for the participant on `cpu`, entered
-    /// with preemption off (`multi_cpu_stop()`); returns `run()`'s result
-    /// on the CPUs that ran it, else 0.
-    fn lockstep(&self, cpu: CpuId) -> c_int {
+    /// with `preempt` held since PREPARE (`multi_cpu_stop()`); returns
+    /// `run()`'s result on the CPUs that ran it, else 0.
+    fn lockstep(&self, cpu: CpuId, preempt: sched::PreemptGuard) -> c_int {
         let mut now = State::Prepare;
-        let mut flags = None;
+        let mut irqs = None;
         let mut err = 0;
         loop {
             let state = self.machine.state();
             if state == now {
-                if flags.is_some() {
+                if irqs.is_some() {
                     sched::stop_watchdogs();
                 }
-                sched::cpu_relax();
+                cpu_relax();
                 continue;
             }
             now = state;
             self.trace(cpu, now, 0);
             match now {
                 State::DisableIrq => {
-                    flags = Some(sched::irq_save());
+                    let off = irqs.insert(local_interrupt_disable());
+                    sched::hard_irq_disable(off);
                     if sched::irqs_disabled() {
                         self.irqs_off.fetch_add(1, Relaxed);
                         if cpu.as_u32() < 64 {
-                            self.irqs_off_cpus.fetch_add(1 << cpu.as_u32(), Relaxed);
+                            or_bits(&self.irqs_off_cpus, 1 << cpu.as_u32());
                         }
                     }
                 }
@@ -502,23 +548,30 @@ impl Lockstep<'_> {
                         err = ret;
                     }
                 }
-                State::Exit => {
-                    // Interrupts and preemption on again, to leave;
-                    // preemption has been off since PREPARE.
-                    if let Some(flags) = flags.take() {
-                        sched::irq_restore(flags);
-                        sched::preempt_enable();
-                    }
-                }
+                // Interrupts on again, to leave.
+                State::Exit => drop(irqs.take()),
                 _ => {}
             }
             self.machine.ack(now);
             if now == State::Exit {
+                drop(preempt);
+                // The `trace=1` lines of the states spent with interrupts
+                // off, printed now that they are on again.
+                for state in [State::Run, State::Exit] {
+                    trace::multi_state_text(self.name, cpu, state.name());
+                }
                 return err;
             }
         }
     }
 }
+
+// Participants on several CPUs share one `Lockstep` through a raw pointer
+// (`participate()`): the compiler checks here that sharing is sound.
+const _: fn() = || {
+    fn sync<T: Sync>() {}
+    sync::<Lockstep<'static>>();
+};
 
 /// The work function of every participant.
 ///
@@ -526,13 +579,14 @@ impl Lockstep<'_> {
 ///
 /// `arg` must point at a [`Lockstep`] that outlives the work.
 unsafe extern "C" fn participate(arg: *mut c_void) -> c_int {
-    // SAFETY: By the safety requirements.
+    // SAFETY: By the safety requirements; `Lockstep` is `Sync`, so one
+    // may be shared by the participants on their CPUs.
     let ls = unsafe { &*arg.cast::<Lockstep<'_>>() };
     let cpu = CpuId::current();
-    if !ls.prepare(cpu) {
-        return ENOENT.to_errno();
+    match ls.prepare(cpu) {
+        Some(preempt) => ls.lockstep(cpu, preempt),
+        None => ENOENT.to_errno(),
     }
-    ls.lockstep(cpu)
 }
 
 /// A participant's work for `cpu`, to be filled in by [`stop_cpus`].
@@ -571,6 +625,9 @@ fn stop_cpus(
         work.name = ls.name.as_char_ptr();
     }
     let start = sched::now_ns();
+    // A lock held here (`cpus_read_lock()` among them) and taken by a
+    // work is a cycle: lockdep says so.
+    sched::WorkLockdep::wait();
     // SAFETY: The works, `ls` and `done` live until every queued work is
     // done or withdrawn, which the waits below ensure; `participate(ls)`
     // may run on any stopper thread.
@@ -623,12 +680,12 @@ fn stop_cpus(
     Ok(ret)
 }
 
-/// Checks the calling context of a multi-CPU stop.
+/// Checks the calling context of a multi-CPU stop: not from a work, which
+/// would wait for a rendezvous that may need its own thread, or that
+/// waits behind a work waiting for it.
 fn may_stop() -> Result {
     kernel::task::might_sleep();
-    // A work waiting for a rendezvous that needs its own thread would wait
-    // forever.
-    if sched::is_thread_of(CpuId::current()) {
+    if sched::in_stopper_thread() {
         return Err(EDEADLK);
     }
     Ok(())
@@ -637,8 +694,8 @@ fn may_stop() -> Result {
 /// Stops `cpu1` and `cpu2` in lock-step and runs `run` on `cpu1` while
 /// both have their interrupts off (`stop_two_cpus()`).
 ///
-/// CONTEXT: process context, may sleep; not from a stopper work
-/// (`EDEADLK`).
+/// CONTEXT: process context, may sleep; not from a work (`EDEADLK`,
+/// nothing queued).
 ///
 /// RETURNS: the result of `run`; `EINVAL` if `cpu1 == cpu2`, `ENOENT` if
 /// either is offline (nothing queued); `EINTR` if `killable` and a fatal
@@ -669,10 +726,11 @@ pub(crate) fn stop_two_cpus_with(
 /// have their interrupts off (`stop_machine()`).
 ///
 /// CONTEXT: process context, may sleep, without `cpus_read_lock()` held;
-/// not from a stopper work (`EDEADLK`). The online CPUs stay online
-/// during the call.
+/// not from a work (`EDEADLK`, nothing queued). The online CPUs stay
+/// online during the call.
 ///
-/// RETURNS: the last non-zero result of `run`, else 0; `ENOENT` if a CPU
+/// RETURNS: 0 if every run of `run` returned 0, else the result of one
+/// of those that did not (which one is not said); `ENOENT` if a CPU
 /// of `active` is offline (nothing queued); `EINTR` if `killable` and a
 /// fatal signal came before every CPU was in the lock-step.
 pub(crate) fn stop_machine_with(

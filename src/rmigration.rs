@@ -7,10 +7,13 @@
 //! spinlock-protected FIFO list of works; [`stopper::stop_one_cpu`] queues a
 //! function on a CPU's list, wakes its thread and waits for the result.
 //!
+//! Loading publishes the stoppers, registers the threads, then enables
+//! the stoppers of the online CPUs ([`stopper::Online`]) and creates the
+//! hooks: once `insmod` returns, every online CPU accepts works.
 //! Unloading drops the fields below in their order: the hooks (removal
-//! waits for writers), the stall watchdog, the threads (each runs what is
-//! still queued on its CPU, then stops), a report of the counters, and
-//! last the stoppers.
+//! waits for writers), the stall watchdog, the hotplug state that enables
+//! stoppers, the threads (each runs what is still queued on its CPU, then
+//! stops), a report of the counters, and last the stoppers.
 //!
 //! A thread kept off its CPU (a `SCHED_FIFO` 99 task there) keeps `rmmod`
 //! waiting, uninterruptibly, in `smpboot_unregister_percpu_thread()` until
@@ -44,6 +47,8 @@ module! {
 struct Rmigration {
     hooks: hooks::Registration,
     watchdog: stopper::Watchdog,
+    /// Before `threads`: no stopper is enabled once they are gone.
+    online: stopper::Online,
     #[pin]
     threads: smpboot::Registration<stopper::Threads>,
     report: UnloadReport,
@@ -77,6 +82,7 @@ impl kernel::InPlaceModule for Rmigration {
             stoppers: stopper::Published::new()?,
             watchdog: stopper::Watchdog::new(),
             threads <- smpboot::Registration::register(),
+            online: stopper::Online::new()?,
             report: UnloadReport,
             hooks: hooks::Registration::new()?,
         })

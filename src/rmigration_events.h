@@ -56,23 +56,24 @@ DEFINE_EVENT(rmigration_work_step, rmigration_work_queued,
 );
 
 /*
- * The queuer of a work wakes rmigration/@cpu (@wake), or leaves it: the
- * list was not empty, so its thread is woken already.
+ * The queuer of a work wakes rmigration/@cpu, with preemption still off
+ * since it queued (as cpu_stop_queue_work() does); @first: the list was
+ * empty, else the work waits behind earlier ones.
  */
 TRACE_EVENT(rmigration_work_waking,
-	TP_PROTO(unsigned int cpu, u64 id, bool wake),
-	TP_ARGS(cpu, id, wake),
+	TP_PROTO(unsigned int cpu, u64 id, bool first),
+	TP_ARGS(cpu, id, first),
 	TP_STRUCT__entry(
 		__field(unsigned int,	cpu)
 		__field(u64,		id)
-		__field(bool,		wake)
+		__field(bool,		first)
 	),
 	TP_fast_assign(
 		__entry->cpu	= cpu;
 		__entry->id	= id;
-		__entry->wake	= wake;
+		__entry->first	= first;
 	),
-	TP_printk("cpu=%u id=%llu wake=%d", __entry->cpu, __entry->id, __entry->wake)
+	TP_printk("cpu=%u id=%llu first=%d", __entry->cpu, __entry->id, __entry->first)
 );
 
 /*

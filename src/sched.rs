@@ -13,10 +13,14 @@ use kernel::{
         CpumaskVar, //
     },
     error::to_result,
+    interrupt::LocalInterruptDisabled,
     prelude::*,
     sync::aref::ARef,
     task::Task,
-    types::Opaque, //
+    types::{
+        NotThreadSafe,
+        Opaque, //
+    },
 };
 
 /// The memory of a kthread: its `task_struct` and its kernel stack, in bytes.
@@ -75,50 +79,64 @@ pub(crate) fn spin_while(done: impl Fn() -> bool, go_on: impl Fn() -> bool) -> b
 /// Gives up at once when the thread sleeps (a work that blocks), or when
 /// the caller finds itself on `cpu`, where spinning would keep the thread
 /// off its CPU.
-pub(crate) fn spin_while_thread_runs(cpu: CpuId, done: impl Fn() -> bool) -> bool {
-    // SAFETY: Reads a per-CPU pointer of a possible CPU.
-    let task = unsafe { ffi_bindings::rmigration_thread_on(cpu.into()) };
+///
+/// # Safety
+///
+/// The threads must stay registered during the call (smpboot holds a
+/// reference on each until it is unregistered).
+pub(crate) unsafe fn spin_while_thread_runs(cpu: CpuId, done: impl Fn() -> bool) -> bool {
+    let task = thread_on(cpu);
     spin_while(done, || {
-        // SAFETY: smpboot holds a reference on its threads until they are
-        // unregistered, which no synchronous caller can overlap (see
-        // `stopper::stopper()`).
+        // SAFETY: The thread is alive (safety requirements).
         !task.is_null()
             && unsafe { ffi_bindings::rmigration_task_runnable(task) }
             && CpuId::current() != cpu
     })
 }
 
-/// Whether the `rmigration/N` thread of `cpu` is on its CPU or woken.
-pub(crate) fn thread_runnable(cpu: CpuId) -> bool {
+/// The `rmigration/N` thread of `cpu`, or null: a pointer that is valid
+/// while the threads are registered.
+fn thread_on(cpu: CpuId) -> *mut bindings::task_struct {
     // SAFETY: Reads a per-CPU pointer of a possible CPU.
-    let task = unsafe { ffi_bindings::rmigration_thread_on(cpu.into()) };
-    // SAFETY: smpboot holds a reference on its threads until they are
-    // unregistered, which the stall watchdog (stopped before) and the
-    // hooks (removed before) do not overlap.
+    unsafe { ffi_bindings::rmigration_thread_on(cpu.into()) }
+}
+
+/// Whether the `rmigration/N` thread of `cpu` is on its CPU or woken.
+///
+/// # Safety
+///
+/// As for [`spin_while_thread_runs`].
+pub(crate) unsafe fn thread_runnable(cpu: CpuId) -> bool {
+    let task = thread_on(cpu);
+    // SAFETY: The thread is alive (safety requirements).
     !task.is_null() && unsafe { ffi_bindings::rmigration_task_runnable(task) }
 }
 
 /// Whether the `rmigration/N` thread of `cpu` is on its runqueue while
 /// another task runs there: kept off its CPU.
-pub(crate) fn thread_kept_off(cpu: CpuId) -> bool {
-    // SAFETY: Reads a per-CPU pointer of a possible CPU.
-    let task = unsafe { ffi_bindings::rmigration_thread_on(cpu.into()) };
-    // SAFETY: smpboot holds a reference on its threads until they are
-    // unregistered, which neither a multi-CPU stop (holding a hook or a
-    // module reference) nor the stall watchdog (stopped before) overlaps.
+///
+/// # Safety
+///
+/// As for [`spin_while_thread_runs`].
+pub(crate) unsafe fn thread_kept_off(cpu: CpuId) -> bool {
+    let task = thread_on(cpu);
+    // SAFETY: The thread is alive (safety requirements).
     !task.is_null() && unsafe { ffi_bindings::rmigration_task_kept_off(task) }
 }
 
 /// How many times the `rmigration/N` thread of `cpu` was switched out
 /// (0 without a thread): a thread seen kept off twice with the same count
 /// has not run in between.
-pub(crate) fn thread_switches(cpu: CpuId) -> c_ulong {
-    // SAFETY: Reads a per-CPU pointer of a possible CPU.
-    let task = unsafe { ffi_bindings::rmigration_thread_on(cpu.into()) };
+///
+/// # Safety
+///
+/// As for [`spin_while_thread_runs`].
+pub(crate) unsafe fn thread_switches(cpu: CpuId) -> c_ulong {
+    let task = thread_on(cpu);
     if task.is_null() {
         return 0;
     }
-    // SAFETY: As in `thread_kept_off()`.
+    // SAFETY: The thread is alive (safety requirements).
     unsafe { ffi_bindings::rmigration_task_switches(task) }
 }
 
@@ -130,22 +148,51 @@ pub(crate) fn set_fifo_max(task: &Task) -> Result {
 
 /// Wakes the `rmigration/N` thread of `cpu`, if it exists.
 ///
-/// The caller makes sure the threads are not being unregistered.
-pub(crate) fn wake_thread(cpu: CpuId) {
-    // SAFETY: Reads a per-CPU pointer of a possible CPU.
-    let task = unsafe { ffi_bindings::rmigration_thread_on(cpu.into()) };
+/// # Safety
+///
+/// As for [`spin_while_thread_runs`].
+pub(crate) unsafe fn wake_thread(cpu: CpuId) {
+    let task = thread_on(cpu);
     if !task.is_null() {
-        // SAFETY: smpboot holds a reference on its threads until they are
-        // unregistered, which the caller rules out.
-        unsafe { bindings::wake_up_process(task) };
+        // SAFETY: The thread is alive (safety requirements), and `Task` is
+        // a transparent wrapper of `task_struct`.
+        unsafe { (*task.cast::<Task>()).wake_up() };
     }
 }
 
-/// Whether the current task is the `rmigration/N` thread of `cpu`.
-pub(crate) fn is_thread_of(cpu: CpuId) -> bool {
-    // SAFETY: Reads a per-CPU pointer of a possible CPU.
-    let task = unsafe { ffi_bindings::rmigration_thread_on(cpu.into()) };
-    core::ptr::eq(task, Task::current_raw())
+/// Whether the current task is an `rmigration/N` thread: a work runs.
+pub(crate) fn in_stopper_thread() -> bool {
+    // SAFETY: Reads the current task and a per-CPU pointer.
+    unsafe { ffi_bindings::rmigration_in_thread() }
+}
+
+/// What lockdep knows of works (`struct lockdep_map` of `src/ffi.c`, as
+/// the workqueue's): the thread holds it while a work runs, and a
+/// synchronous caller takes and drops it before it waits, so that a lock
+/// held around a wait and taken by a work is a reported cycle, not a
+/// silent deadlock. Nothing without `CONFIG_LOCKDEP`.
+pub(crate) struct WorkLockdep(core::marker::PhantomData<*mut ()>);
+
+impl WorkLockdep {
+    /// A work starts running on this thread.
+    pub(crate) fn run() -> Self {
+        // SAFETY: Released in `drop`, by the same task.
+        unsafe { ffi_bindings::rmigration_work_lockdep_acquire() };
+        Self(core::marker::PhantomData)
+    }
+
+    /// The caller is about to wait for works.
+    pub(crate) fn wait() {
+        // SAFETY: Takes and drops the map at once.
+        unsafe { ffi_bindings::rmigration_work_lockdep_wait() };
+    }
+}
+
+impl Drop for WorkLockdep {
+    fn drop(&mut self) {
+        // SAFETY: Acquired in `run()` by this task.
+        unsafe { ffi_bindings::rmigration_work_lockdep_release() };
+    }
 }
 
 /// The name (`comm`) of `task`, NUL-terminated.
@@ -195,9 +242,10 @@ pub(crate) enum Where {
 /// Where `task` is now.
 pub(crate) fn task_where(task: &Task) -> Where {
     // SAFETY: `task` is valid.
-    match unsafe { ffi_bindings::rmigration_task_where(task.as_ptr()) } {
-        2 => Where::Running,
-        1 => Where::Queued,
+    let at = unsafe { ffi_bindings::rmigration_task_where(task.as_ptr()) };
+    match c_uint::try_from(at) {
+        Ok(ffi_bindings::RMIGRATION_TASK_RUNNING) => Where::Running,
+        Ok(ffi_bindings::RMIGRATION_TASK_QUEUED) => Where::Queued,
         _ => Where::Sleeping,
     }
 }
@@ -229,6 +277,13 @@ pub(crate) fn cpu_active(cpu: CpuId) -> bool {
     unsafe { ffi_bindings::rmigration_cpu_active(cpu.into()) }
 }
 
+/// Whether `cpu` may run the kernel's work items: not isolated from them
+/// (`isolcpus=`, `nohz_full=`).
+pub(crate) fn housekeeping_wq(cpu: CpuId) -> bool {
+    // SAFETY: `cpu` is a possible CPU.
+    unsafe { ffi_bindings::rmigration_cpu_housekeeping_wq(cpu.into()) }
+}
+
 /// Whether `cpu` is online.
 pub(crate) fn cpu_online(cpu: CpuId) -> bool {
     // SAFETY: `cpu` is a possible CPU.
@@ -241,70 +296,34 @@ pub(crate) fn need_resched() -> bool {
     unsafe { ffi_bindings::rmigration_need_resched() }
 }
 
-/// `cpu_relax()`, in a spin loop.
-pub(crate) fn cpu_relax() {
-    // SAFETY: A pause instruction.
-    unsafe { ffi_bindings::rmigration_cpu_relax() }
-}
-
-/// Turns preemption off on this CPU (`preempt_disable()`).
-///
-/// Each call is paired with one [`preempt_enable`] later on the same
-/// task, as in C; the multi-CPU stops pair them across the states of
-/// their state machine, not in one scope.
-pub(crate) fn preempt_disable() {
-    // SAFETY: Raises the preemption count of this CPU.
-    unsafe { ffi_bindings::rmigration_preempt_disable() }
-}
-
-/// Turns preemption on again after [`preempt_disable`]; the task may be
-/// preempted here.
-pub(crate) fn preempt_enable() {
-    // SAFETY: Lowers the preemption count raised by `preempt_disable()`
-    // (documented pairing).
-    unsafe { ffi_bindings::rmigration_preempt_enable() }
-}
-
-/// Preemption off on this CPU while it lives ([`preempt_disable`] and
-/// [`preempt_enable`]), unless [`PreemptGuard::keep`] hands the
-/// `preempt_enable()` over to the caller.
+/// Preemption off on this CPU while it lives (`preempt_disable()`, then
+/// `preempt_enable()` when dropped). Not `Send`: it must be dropped by the
+/// task that made it, on this CPU.
 #[must_use]
-pub(crate) struct PreemptGuard(core::marker::PhantomData<*mut ()>);
+pub(crate) struct PreemptGuard(NotThreadSafe);
 
 impl PreemptGuard {
     /// Turns preemption off.
     pub(crate) fn new() -> Self {
-        preempt_disable();
-        Self(core::marker::PhantomData)
-    }
-
-    /// Leaves preemption off: the caller pairs it with [`preempt_enable`].
-    pub(crate) fn keep(self) {
-        core::mem::forget(self);
+        // SAFETY: Raises the preemption count of this CPU; lowered in `drop`.
+        unsafe { ffi_bindings::rmigration_preempt_disable() };
+        Self(NotThreadSafe)
     }
 }
 
 impl Drop for PreemptGuard {
     fn drop(&mut self) {
-        preempt_enable();
+        // SAFETY: Lowers the count raised in `new`, on the same task.
+        unsafe { ffi_bindings::rmigration_preempt_enable() }
     }
 }
 
-/// The interrupt state of this CPU before [`irq_save`] turned them off.
-#[must_use]
-pub(crate) struct IrqFlags(usize);
-
-/// Turns interrupts off on this CPU (`local_irq_save()`), until
-/// [`irq_restore`] with what this returns.
-pub(crate) fn irq_save() -> IrqFlags {
-    // SAFETY: Turns interrupts off; the flags give the state back.
-    IrqFlags(unsafe { ffi_bindings::rmigration_irq_save() })
-}
-
-/// Gives this CPU the interrupt state it had before [`irq_save`].
-pub(crate) fn irq_restore(flags: IrqFlags) {
-    // SAFETY: `flags` came from `irq_save()` on this CPU.
-    unsafe { ffi_bindings::rmigration_irq_restore(flags.0) }
+/// Turns interrupts off at the interrupt controller too, where the
+/// architecture has lazy interrupt masking (`hard_irq_disable()`: powerpc;
+/// nothing elsewhere), while `_irqs` keeps them off.
+pub(crate) fn hard_irq_disable(_irqs: &LocalInterruptDisabled) {
+    // SAFETY: Interrupts are off (`_irqs`).
+    unsafe { ffi_bindings::rmigration_hard_irq_disable() }
 }
 
 /// Whether interrupts are off on this CPU.
@@ -321,15 +340,16 @@ pub(crate) fn stop_watchdogs() {
 }
 
 /// Holds the CPU hotplug lock for reading (`cpus_read_lock()`): no CPU
-/// comes or goes while it lives.
-pub(crate) struct CpusReadGuard(());
+/// comes or goes while it lives. Not `Send`: the task that took it
+/// releases it.
+pub(crate) struct CpusReadGuard(NotThreadSafe);
 
 impl CpusReadGuard {
     /// Takes the lock; may sleep.
     pub(crate) fn new() -> Self {
         // SAFETY: Process context; released in `drop`.
         unsafe { ffi_bindings::rmigration_cpus_read_lock() };
-        Self(())
+        Self(NotThreadSafe)
     }
 }
 
@@ -425,9 +445,11 @@ pub(crate) struct PrioWords(i32, i32);
 
 impl kernel::fmt::Display for PrioWords {
     fn fmt(&self, f: &mut kernel::fmt::Formatter<'_>) -> kernel::fmt::Result {
-        match self.0 {
-            1 | 2 => write!(f, " prio {}", self.1),
-            6 => Ok(()),
+        match c_uint::try_from(self.0) {
+            Ok(ffi_bindings::RMIGRATION_SCHED_FIFO | ffi_bindings::RMIGRATION_SCHED_RR) => {
+                write!(f, " prio {}", self.1)
+            }
+            Ok(ffi_bindings::RMIGRATION_SCHED_DEADLINE) => Ok(()),
             _ => write!(f, " nice {}", self.1),
         }
     }
@@ -458,14 +480,15 @@ pub(crate) fn comm_from_c(c: &[kernel::ffi::c_char; 16]) -> [u8; 16] {
 
 /// The name of a scheduling policy.
 pub(crate) fn policy_name(policy: i32) -> &'static str {
-    match policy {
-        0 => "SCHED_NORMAL",
-        1 => "SCHED_FIFO",
-        2 => "SCHED_RR",
-        3 => "SCHED_BATCH",
-        5 => "SCHED_IDLE",
-        6 => "SCHED_DEADLINE",
-        7 => "SCHED_EXT",
+    use ffi_bindings::*;
+    match c_uint::try_from(policy) {
+        Ok(RMIGRATION_SCHED_NORMAL) => "SCHED_NORMAL",
+        Ok(RMIGRATION_SCHED_FIFO) => "SCHED_FIFO",
+        Ok(RMIGRATION_SCHED_RR) => "SCHED_RR",
+        Ok(RMIGRATION_SCHED_BATCH) => "SCHED_BATCH",
+        Ok(RMIGRATION_SCHED_IDLE) => "SCHED_IDLE",
+        Ok(RMIGRATION_SCHED_DEADLINE) => "SCHED_DEADLINE",
+        Ok(RMIGRATION_SCHED_EXT) => "SCHED_EXT",
         _ => "SCHED_?",
     }
 }

@@ -41,7 +41,8 @@ use kernel::{
 /// All but [`HotplugThread::create`] run on the thread itself, on its CPU.
 #[vtable]
 pub(crate) trait HotplugThread {
-    /// Name of the threads, a `printf` format in which `%u` is the CPU number.
+    /// Name of the threads, in which `%u` stands for the CPU number; no
+    /// other `%` (it is a `printf` format: checked at compile time).
     const NAME: &'static CStr;
 
     /// Whether the thread of `cpu` has something to [`run`](HotplugThread::run).
@@ -145,11 +146,38 @@ impl<T: HotplugThread> PinnedDrop for Registration<T> {
     }
 }
 
+/// Whether `name` may be handed to `kthread_create_on_cpu()` as its
+/// format: no conversion but at most one `%u` (the CPU number).
+const fn comm_format_ok(name: &CStr) -> bool {
+    let b = name.to_bytes();
+    let mut i = 0;
+    let mut cpus = 0;
+    while i < b.len() {
+        if b[i] == b'%' {
+            if i + 1 < b.len() && b[i + 1] == b'u' {
+                cpus += 1;
+                i += 2;
+                continue;
+            }
+            return false;
+        }
+        i += 1;
+    }
+    cpus <= 1
+}
+
 /// The `extern "C"` callbacks of `T`.
 struct VTable<T: HotplugThread>(PhantomData<T>);
 
 impl<T: HotplugThread> VTable<T> {
     fn build() -> bindings::smp_hotplug_thread {
+        // `thread_comm` is a printf format: checked at compile time.
+        const {
+            assert!(
+                comm_format_ok(T::NAME),
+                "HotplugThread::NAME may hold no `%` but one `%u`"
+            )
+        };
         bindings::smp_hotplug_thread {
             // SAFETY: Returns the address of a static per-CPU variable.
             store: unsafe { bindings::rmigration_thread_store() },

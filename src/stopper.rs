@@ -5,21 +5,27 @@
 //!
 //! ```text
 //! stop_one_cpu(cpu, fn, arg)         pack fn + arg + done into a work
-//!   queue: lock, enabled? add tail   (else -ENOENT, fn never runs)
-//!          unlock, then wake rmigration/cpu
+//!   queue: preemption off            (as cpu_stop_queue_work())
+//!          lock, enabled? add tail   (else -ENOENT, fn never runs)
+//!          unlock, wake rmigration/cpu, preemption on
 //!   wait for done                    the thread pops the work, runs fn,
 //!   return fn's result               stores the result and completes done
 //! ```
 //!
-//! The fast path costs one lock round trip per work on each side, no
-//! global atomic, and a wake-up only when the list was empty. A caller on
+//! The fast path costs one lock round trip per work on each side and no
+//! global atomic. The queuer wakes the thread every time, with no
+//! preemption point between its unlock and the wake-up: a queuer preempted
+//! there would keep every later work of that CPU waiting. A caller on
 //! another CPU spins while the thread runs (see [`Done::wait`]).
 //!
-//! A stopper is enabled while its thread is active on its online CPU: the
-//! thread enables it when it starts or is unparked, and disables it when it
-//! parks (its CPU goes offline) or stops (module unload). Works still queued
-//! then are run by the thread before it parks, still on their CPU: no work
-//! is lost or run twice, and no caller waits for a parked thread.
+//! A stopper is enabled while its CPU is online, from the control path
+//! (`stop_machine_unpark()`'s place): a CPU hotplug callback enables it
+//! once the CPU is online and its thread unparked ([`Online`]), before
+//! anyone can be told the CPU is up, and at load before the module's
+//! init returns. The thread disables it when it parks (its CPU goes
+//! offline) or stops (module unload). Works still queued then are run by
+//! the thread before it parks, still on their CPU: no work is lost or run
+//! twice, and no caller waits for a parked thread.
 //!
 //! Differences from the kernel's stopper: the threads are `SCHED_FIFO` at
 //! the highest real-time priority rather than in the stop scheduling class
@@ -158,7 +164,8 @@ pub(crate) struct Stopper {
 /// one work, or of the works of a multi-CPU stop.
 #[pin_data]
 pub(crate) struct Done {
-    /// The result: of the work, or the last non-zero one of the works.
+    /// The result: of the work, or a non-zero one of the works (whichever
+    /// was stored last), else 0.
     ret: Atomic<i32>,
     /// Works not done yet.
     todo: Atomic<i32>,
@@ -218,14 +225,17 @@ impl Done {
     /// owner runs: a short work then costs no sleep and no wake-up IPI to
     /// this CPU. Never when `cpu` is this CPU: the thread runs here.
     fn wait(&self, cpu: CpuId) -> c_int {
-        sched::spin_while_thread_runs(cpu, || self.finished());
+        // SAFETY: A caller waits for its work; the threads are only
+        // unregistered at unload, which no caller overlaps (`stopper()`).
+        unsafe { sched::spin_while_thread_runs(cpu, || self.finished()) };
         self.wait_all()
     }
 
     /// As [`Done::wait`], but returns `None` if a fatal signal came first
     /// (the caller must then withdraw its works, or wait for them).
     fn wait_killable(&self, cpu: CpuId) -> Option<c_int> {
-        sched::spin_while_thread_runs(cpu, || self.finished());
+        // SAFETY: As in `wait()`.
+        unsafe { sched::spin_while_thread_runs(cpu, || self.finished()) };
         self.wait_all_killable()
     }
 
@@ -292,27 +302,24 @@ impl Stopper {
     /// `work` must be valid and stay valid and untouched from this call until
     /// its function starts running.
     unsafe fn queue(&self, work: *mut rmigration_work) -> bool {
+        // No preemption point between queueing and waking.
+        let preempt = sched::PreemptGuard::new();
         // SAFETY: By the safety requirements.
-        let Some(wake) = (unsafe { self.push(work) }) else {
-            return false;
-        };
-        if wake {
-            self.wake();
+        let queued = unsafe { self.push(work, &preempt) };
+        if queued {
+            self.wake(&preempt);
         }
-        true
+        queued
     }
 
-    /// Queues `work`; returns whether the thread must be woken ([`Self::wake`]),
-    /// or `None`, leaving `work` alone, if the stopper is disabled.
-    ///
-    /// The thread needs a wake-up only if the list was empty: otherwise the
-    /// queuer that made it non-empty has woken it, or will, and the thread
-    /// runs the list until it is empty.
+    /// Queues `work`, for the caller to wake the thread ([`Self::wake`])
+    /// before it lets go of `_preempt`; returns `false`, leaving `work`
+    /// alone, if the stopper is disabled.
     ///
     /// # Safety
     ///
     /// As for [`Self::queue`].
-    unsafe fn push(&self, work: *mut rmigration_work) -> Option<bool> {
+    unsafe fn push(&self, work: *mut rmigration_work, _preempt: &sched::PreemptGuard) -> bool {
         // SAFETY: `work` is valid and still ours (safety requirements).
         unsafe {
             (*work).queued_ns = sched::now_ns();
@@ -325,11 +332,11 @@ impl Stopper {
         // SAFETY: `work` is still ours (safety requirements).
         unsafe { (*work).id = id };
         let enabled = inner.enabled;
-        let mut wake = false;
+        let mut first = false;
         // Read under the lock: see `stall::rmigration_rs_watchdog()`.
         let arm = enabled && stall::needs_arming();
         if enabled {
-            wake = inner.works.is_empty();
+            first = inner.works.is_empty();
             // SAFETY: The caller keeps `work` valid until it runs.
             unsafe { inner.works.push_back(work) };
             // INVARIANT: The list is not empty; the lock is held.
@@ -345,13 +352,21 @@ impl Stopper {
         }
         if enabled {
             trace::queued(self.cpu, id);
-            trace::waking(self.cpu, id, wake);
-            Some(wake)
+            trace::waking(self.cpu, id, first);
+            true
         } else {
-            // SAFETY: A refused work was not queued: it is still ours.
-            let (func, caller) = unsafe { ((*work).fn_.map_or(0, |f| f as usize), (*work).caller) };
-            trace::refused(self.cpu, id, func, caller);
-            None
+            // SAFETY: A refused work was not queued: it is still ours;
+            // work names are static C strings (`stop_one_cpu_with`).
+            let (func, caller, name) = unsafe {
+                let w = &*work;
+                (
+                    w.fn_.map_or(0, |f| f as usize),
+                    w.caller,
+                    (!w.name.is_null()).then(|| CStr::from_char_ptr(w.name)),
+                )
+            };
+            trace::refused(self.cpu, id, func, caller, name);
+            false
         }
     }
 
@@ -381,12 +396,13 @@ impl Stopper {
         true
     }
 
-    /// Wakes the thread, after [`Self::push`] said so.
-    fn wake(&self) {
-        // The thread cannot go away under us: threads are only stopped at
-        // module unload, when nobody queues any more. A set `pending` is
-        // seen by the thread before it sleeps, or the wake-up finds it asleep.
-        sched::wake_thread(self.cpu);
+    /// Wakes the thread after [`Self::push`], preemption still off since.
+    fn wake(&self, _preempt: &sched::PreemptGuard) {
+        // SAFETY: The thread cannot go away under us: threads are only
+        // stopped at module unload, when nobody queues any more. A set
+        // `pending` is seen by the thread before it sleeps, or the
+        // wake-up finds it asleep.
+        unsafe { sched::wake_thread(self.cpu) };
     }
 
     /// Runs the queued works, oldest first, until the list is empty
@@ -459,8 +475,10 @@ impl Stopper {
                 running.caller,
                 running.name,
             );
+            let lockdep = sched::WorkLockdep::run();
             // SAFETY: The queuer vouched for `func(arg)` to be callable here.
             let ret = func.map_or(0, |f| unsafe { f(arg) });
+            drop(lockdep);
             let ns = sched::now_ns().saturating_sub(queued_ns);
             finished = Some((running.id, done, ret, ns));
         }
@@ -576,9 +594,9 @@ pub(crate) fn stopper(cpu: CpuId) -> Option<&'static Stopper> {
 ///
 /// No other multi-CPU stop queues meanwhile, so two of them queue in the
 /// same order on every CPU they share. Preemption stays off until every
-/// work is queued, so a thread woken on this CPU cannot preempt the caller
-/// before its partners are queued. If a stopper is disabled, nothing is
-/// queued: `ENOENT`.
+/// work is queued and every thread woken, so a thread woken on this CPU
+/// cannot preempt the caller before its partners are queued. If a stopper
+/// is disabled, nothing is queued: `ENOENT`.
 ///
 /// RETURNS: how many works were queued, the first ones: all of them,
 /// unless a stopper was disabled after the check (then the caller aborts).
@@ -588,41 +606,36 @@ pub(crate) fn stopper(cpu: CpuId) -> Option<&'static Stopper> {
 /// Each work must stay valid and untouched until its function starts.
 pub(crate) unsafe fn queue_lockstep(works: &mut [(CpuId, rmigration_work)]) -> Result<usize> {
     let stoppers = stoppers().ok_or(ENOENT)?;
+    let preempt = sched::PreemptGuard::new();
     let _queueing = stoppers.lockstep.lock();
     // Without the stoppers' locks: while the caller holds
-    // `cpus_read_lock()`, a stopper is only ever enabled (its thread's
-    // `setup` or `unpark` may still be on its way), never disabled (that is
-    // `park`, for CPU hotplug, and module unload), so one found enabled is
-    // still enabled when its work is queued.
+    // `cpus_read_lock()`, no CPU hotplug callback runs, so a stopper's
+    // `enabled` changes only at module load and unload, which no caller
+    // overlaps ([`stopper()`]): one found enabled is still enabled when
+    // its work is queued.
     for &(cpu, _) in works.iter() {
         if !stopper(cpu).is_some_and(|s| s.enabled.load(Acquire)) {
             return Err(ENOENT);
         }
     }
-    // The threads of other CPUs are woken first: they have an interrupt to
-    // take and perhaps an idle CPU to wake, while the one of this CPU only
-    // runs when we let go of the lock.
-    let here = CpuId::current();
-    let mut wake_here = None;
     let mut queued = works.len();
     for (i, (cpu, work)) in works.iter_mut().enumerate() {
-        let Some(s) = stopper(*cpu) else {
+        // SAFETY: The caller keeps `work` valid until it runs.
+        if !stopper(*cpu).is_some_and(|s| unsafe { s.push(work, &preempt) }) {
             queued = i;
             break;
-        };
-        // SAFETY: The caller keeps `work` valid until it runs.
-        match unsafe { s.push(work) } {
-            Some(true) if *cpu == here => wake_here = Some(s),
-            Some(true) => s.wake(),
-            Some(false) => {}
-            None => {
-                queued = i;
-                break;
-            }
         }
     }
-    if let Some(s) = wake_here {
-        s.wake();
+    // The threads of other CPUs are woken first: they have an interrupt to
+    // take and perhaps an idle CPU to wake, while the one of this CPU only
+    // runs when we let go of preemption.
+    let here = CpuId::current();
+    let woken = || works[..queued].iter().filter_map(|&(cpu, _)| stopper(cpu));
+    for s in woken().filter(|s| s.cpu != here) {
+        s.wake(&preempt);
+    }
+    for s in woken().filter(|s| s.cpu == here) {
+        s.wake(&preempt);
     }
     Ok(queued)
 }
@@ -630,11 +643,13 @@ pub(crate) unsafe fn queue_lockstep(works: &mut [(CpuId, rmigration_work)]) -> R
 /// Runs `func(arg)` on `cpu` and returns its result (`stop_one_cpu()`).
 ///
 /// Queues a work on the stopper of `cpu` and waits until its thread has run
-/// it. CONTEXT: process context, may sleep; not from a work of the stopper
-/// of `cpu` (that would wait for itself).
+/// it. CONTEXT: process context, may sleep; not from a work (`EDEADLK`,
+/// nothing queued): a work waiting for another can close a cycle with a
+/// multi-CPU stop or with a work that waits for it, which the kernel's
+/// stopper rules out by having works that never sleep.
 ///
-/// RETURNS: the value of `func(arg)`, or `ENOENT` if `cpu` is offline (or its
-/// thread parked), in which case `func` did not run.
+/// RETURNS: the value of `func(arg)`, `ENOENT` if `cpu` is offline (or its
+/// thread parked), in which case `func` did not run, or `EDEADLK`.
 ///
 /// # Safety
 ///
@@ -650,10 +665,11 @@ pub(crate) unsafe fn stop_one_cpu(
 ) -> Result<c_int> {
     kernel::task::might_sleep();
     let stopper = stopper(cpu).ok_or(ENOENT)?;
-    if sched::is_thread_of(cpu) {
-        // A work of this stopper waiting for a later one would wait forever.
+    if sched::in_stopper_thread() {
         return Err(EDEADLK);
     }
+    // A lock held here and taken by a work is a cycle: lockdep says so.
+    sched::WorkLockdep::wait();
     stack_pin_init!(let done = Done::new(1));
     let mut work = rmigration_work {
         next: ptr::null_mut(),
@@ -765,19 +781,17 @@ impl crate::smpboot::HotplugThread for Threads {
 
     fn create(cpu: CpuId, thread: &kernel::task::Task) {
         if let Err(e) = sched::set_fifo_max(thread) {
-            pr_warn!("rmigration/{}: no SCHED_FIFO ({:?})\n", u32::from(cpu), e);
+            pr_warn!(
+                "rmigration/{}: no SCHED_FIFO (error {})\n",
+                u32::from(cpu),
+                e.to_errno()
+            );
         }
     }
 
-    fn setup(cpu: CpuId) {
-        if let Some(s) = stopper(cpu) {
-            s.set_enabled(true);
-        }
-    }
-
-    fn unpark(cpu: CpuId) {
-        Self::setup(cpu)
-    }
+    // No `setup` or `unpark`: the stopper is enabled from the control path
+    // ([`Online`]), before the CPU counts as up, not when the thread gets
+    // to run.
 
     fn park(cpu: CpuId) {
         if let Some(s) = stopper(cpu) {
@@ -788,4 +802,48 @@ impl crate::smpboot::HotplugThread for Threads {
     fn cleanup(cpu: CpuId, _online: bool) {
         Self::park(cpu)
     }
+}
+
+/// Enables the stopper of each CPU once it is online, from a CPU hotplug
+/// state after smpboot's (`CPUHP_AP_ONLINE_DYN`), as the kernel's
+/// `stop_machine_unpark()` does from the control path: a CPU's stopper
+/// accepts works before `cpu_up()` (or the module's init, for the CPUs
+/// online then) returns, never later. Its thread parks (and disables it)
+/// when the CPU goes offline.
+///
+/// # Invariants
+///
+/// `state` is the dynamic hotplug state set up by `new`.
+pub(crate) struct Online {
+    state: c_int,
+}
+
+impl Online {
+    /// Sets the state up: enables the stoppers of the online CPUs now, and
+    /// of each CPU that comes online later. The threads must be registered.
+    pub(crate) fn new() -> Result<Self> {
+        // SAFETY: Process context; the callback only needs the published
+        // stoppers, which outlive this object (`src/rmigration.rs`).
+        let state = unsafe { crate::bindings::rmigration_cpuhp_setup() };
+        kernel::error::to_result(state)?;
+        // INVARIANT: Set up.
+        Ok(Self { state })
+    }
+}
+
+impl Drop for Online {
+    fn drop(&mut self) {
+        // SAFETY: Set up in `new` (type invariants); no teardown callback.
+        unsafe { crate::bindings::rmigration_cpuhp_remove(self.state) };
+    }
+}
+
+/// The startup callback of [`Online`], on `cpu` once it is online and its
+/// thread unparked: enables its stopper.
+#[no_mangle]
+extern "C" fn rmigration_rs_stopper_online(cpu: kernel::ffi::c_uint) -> c_int {
+    if let Some(s) = CpuId::from_u32(cpu).and_then(stopper) {
+        s.set_enabled(true);
+    }
+    0
 }

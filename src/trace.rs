@@ -279,26 +279,30 @@ pub(crate) fn queued(cpu: CpuId, id: u64) {
 
 /// The thread of `cpu` is being woken for work `id` (`wake`), or was
 /// woken already for the works queued before it.
-pub(crate) fn waking(cpu: CpuId, id: u64, wake: bool) {
+pub(crate) fn waking(cpu: CpuId, id: u64, first: bool) {
     // SAFETY: Plain values.
-    unsafe { rmigration_work_waking(cpu.as_u32(), id, wake) };
+    unsafe { rmigration_work_waking(cpu.as_u32(), id, first) };
     if !enabled() {
         return;
     }
-    if wake {
-        pr_info!("work #{} waking rmigration/{}\n", id, cpu.as_u32());
-    } else {
-        pr_info!(
-            "work #{} behind others: rmigration/{} already woken\n",
-            id,
-            cpu.as_u32()
-        );
-    }
+    let behind = if first { "" } else { " (behind earlier works)" };
+    pr_info!(
+        "work #{} waking rmigration/{}{}\n",
+        id,
+        cpu.as_u32(),
+        behind
+    );
 }
 
 /// Work `id` of function `func`, queued from `caller`, was refused: the
 /// stopper of `cpu` is disabled.
-pub(crate) fn refused(cpu: CpuId, id: u64, func: usize, caller: usize) {
+pub(crate) fn refused(
+    cpu: CpuId,
+    id: u64,
+    func: usize,
+    caller: usize,
+    name: Option<&'static CStr>,
+) {
     // SAFETY: Plain values.
     unsafe { rmigration_work_refused(cpu.as_u32(), id, func, caller) };
     if enabled() {
@@ -306,7 +310,7 @@ pub(crate) fn refused(cpu: CpuId, id: u64, func: usize, caller: usize) {
             id,
             func,
             caller,
-            name: None,
+            name,
         };
         pr_info!(
             "work {} refused: CPU {} is offline (-ENOENT)\n",
@@ -495,10 +499,28 @@ pub(crate) fn multi_queued(name: &CStr, cpus: impl Iterator<Item = CpuId> + Clon
 /// The participant of multi-CPU stop `name` on `cpu` enters `state`
 /// (`multi::State` as a number, and its name); `withdrawn`: how many times
 /// it left PREPARE before (the log line is for the first arrival only).
-pub(crate) fn multi_state(name: &CStr, cpu: CpuId, state: c_int, state_name: &str, withdrawn: u32) {
+///
+/// With `text` false the `trace=1` line is left to [`multi_state_text`]:
+/// with interrupts off on every participant, nothing is printed.
+pub(crate) fn multi_state(
+    name: &CStr,
+    cpu: CpuId,
+    state: c_int,
+    state_name: &str,
+    withdrawn: u32,
+    text: bool,
+) {
     // SAFETY: `name` is a C string.
     unsafe { rmigration_multi_state(name.as_char_ptr(), cpu.as_u32(), state, withdrawn) };
-    if enabled() && withdrawn == 0 {
+    if text && withdrawn == 0 {
+        multi_state_text(name, cpu, state_name);
+    }
+}
+
+/// The `trace=1` line of [`multi_state`], printed later for the states
+/// spent with interrupts off.
+pub(crate) fn multi_state_text(name: &CStr, cpu: CpuId, state_name: &str) {
+    if enabled() {
         pr_info!(
             "{}: CPU {} enters {}\n",
             name.to_str().unwrap_or("?"),
@@ -565,18 +587,31 @@ pub(crate) fn withdrawn(cpu: CpuId, id: u64) {
 }
 
 /// A stall of the stopper of `cpu` is reported (the log lines are
-/// `stopper::stall`'s).
-pub(crate) fn stall(cpu: CpuId, id: u64, waited_ns: u64, curr: &sched::Curr, waiting: usize) {
+/// `stopper::stall`'s); `curr` is the task read on `cpu`, `None` if it
+/// could not be read (the event then says pid -1, policy -1).
+pub(crate) fn stall(
+    cpu: CpuId,
+    id: u64,
+    waited_ns: u64,
+    curr: Option<&sched::Curr>,
+    waiting: usize,
+) {
+    /// What the event says when the task on the CPU could not be read.
+    const UNKNOWN: [u8; 16] = *b"?\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0";
+    let (pid, comm, policy, prio) = match curr {
+        Some(c) => (c.pid, &c.comm, c.policy, c.prio),
+        None => (-1, &UNKNOWN, -1, 0),
+    };
     // SAFETY: `comm_ptr()` gives a NUL-terminated string.
     unsafe {
         rmigration_stall(
             cpu.as_u32(),
             id,
             waited_ns,
-            curr.pid,
-            comm_ptr(&curr.comm),
-            curr.policy,
-            curr.prio,
+            pid,
+            comm_ptr(comm),
+            policy,
+            prio,
             u32::try_from(waiting).unwrap_or(u32::MAX),
         )
     };

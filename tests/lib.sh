@@ -79,7 +79,7 @@ module_loaded() { [ -d /sys/module/rmigration ]; }
 # libraries; a CPU on which the loop sleeps is not held.)
 rt_loop_spins() {
 	local comm nv1 nv2 ut1 ut2
-	read -r comm < "/proc/$1/comm" && [ "$comm" = bash ] &&
+	read -r comm 2>/dev/null < "/proc/$1/comm" && [ "$comm" = bash ] &&
 		[ "$(stat_field "$1" 41)" = 1 ] && [ "$(stat_field "$1" 40)" = 99 ] || return 1
 	nv1=$(status_field "$1" voluntary_ctxt_switches) && ut1=$(stat_field "$1" 14) || return 1
 	sleep 0.2
@@ -207,12 +207,12 @@ free_pid() {
 
 # Runs "$@" until it succeeds, for at most $WAIT_S seconds (default 10).
 wait_for() {
-	local i
-	for ((i = 0; i < ${WAIT_S:-10} * 10; i++)); do
+	local end=$((SECONDS + ${WAIT_S:-10}))
+	while :; do
 		"$@" && return 0
+		[ "$SECONDS" -lt "$end" ] || return 1
 		sleep 0.1
 	done
-	return 1
 }
 
 DEBUGFS=/sys/kernel/debug/rmigration

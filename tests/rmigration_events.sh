@@ -46,7 +46,7 @@ trap cleanup EXIT
 # Fields each event promises (its format file, beyond the common ones).
 declare -A FIELDS=(
 	[rmigration_work_queued]="cpu id"
-	[rmigration_work_waking]="cpu id wake"
+	[rmigration_work_waking]="cpu id first"
 	[rmigration_work_started]="cpu id func caller name"
 	[rmigration_work_done]="cpu id ret latency_ns"
 	[rmigration_work_refused]="cpu id func caller"
@@ -106,7 +106,7 @@ ev() {
 		grep -E -- "${3:-.}"
 }
 
-# The one round trip: queued, waking (wake=1), started on the CPU, done,
+# The one round trip: queued, waking (first=1), started on the CPU, done,
 # all with the same CPU and id, in that order.
 round_trip() {
 	local f=$tmp/stop c=$1 id q w s d
@@ -114,7 +114,7 @@ round_trip() {
 	q=$(ev "$f" rmigration_work_queued "cpu=$c id=")
 	id=$(sed -nE 's/.* id=([0-9]+).*/\1/p' <<<"$q")
 	[ -n "$id" ] && [ "$(wc -l <<<"$q")" = 1 ] || { ktap_print_msg "queued: '$q'"; return 1; }
-	w=$(ev "$f" rmigration_work_waking "cpu=$c id=$id wake=1$")
+	w=$(ev "$f" rmigration_work_waking "cpu=$c id=$id first=1$")
 	s=$(ev "$f" rmigration_work_started "^$c cpu=$c id=$id fn=.* name=stop_one_cpu hook$")
 	d=$(ev "$f" rmigration_work_done "^$c cpu=$c id=$id ret=0 latency_ns=[0-9]+$")
 	[ -n "$w" ] && [ -n "$s" ] && [ -n "$d" ] ||

@@ -66,8 +66,18 @@ if [ -n "$hp" ] && set_cpu_online "$hp" 0; then
 		ktap_test_fail "C API: rmigration_client.ko not built"
 	fi
 	set_cpu_online "$hp" 1
-	back_online() { wait_for expect_write "$DEBUGFS/stop_one_cpu" "$hp" ok; }
-	ktap_check "CPU $hp back online: works run there again" back_online
+	# Each time the CPU is back, its first work is accepted at once: the
+	# stopper is enabled before the online write returns.
+	back_online() {
+		local i
+		expect_write "$DEBUGFS/stop_one_cpu" "$hp" ok || return 1
+		for i in $(seq 10); do
+			set_cpu_online "$hp" 0 && set_cpu_online "$hp" 1 || return 1
+			expect_write "$DEBUGFS/stop_one_cpu" "$hp" ok ||
+				{ ktap_print_msg "cycle $i: CPU $hp refused its first work"; return 1; }
+		done
+	}
+	ktap_check "CPU $hp back online: works run there again, at once after each of 10 offline/online cycles" back_online
 else
 	for i in 1 2 3 4; do ktap_test_skip "hotplug check $i: no CPU can go offline"; done
 fi

@@ -103,15 +103,22 @@ else
 	ktap_test_skip "a CPU offline at load gets its thread when onlined: no CPU can go offline"
 fi
 
+# Each load is followed at once by a work on every online CPU: the
+# stoppers are enabled before insmod returns, not when each thread first
+# runs (a work refused with ENOENT fails the check).
 reload_10() {
-	local i
+	local i c
 	for i in $(seq 10); do
 		insmod "$MODULE" || return 1
+		for c in $(online_cpus); do
+			expect_write "$DEBUGFS/stop_one_cpu" "$c" ok ||
+				{ ktap_print_msg "load $i: CPU $c refused its first work"; return 1; }
+		done
 		threads_match_online || return 1
 		unload_and_no_threads || return 1
 	done
 }
-ktap_check "load and unload 10 times in a row" reload_10
+ktap_check "load and unload 10 times in a row, a work on every CPU right after each load" reload_10
 ktap_check "unload is logged" logged 'rmigration:.unloaded:'
 
 ktap_check_log "$mark"

@@ -76,7 +76,7 @@ impl Seen {
     fn run(&self, ls: &Lockstep<'_>) -> c_int {
         let cpu = CpuId::current().as_u32();
         if cpu < 64 {
-            self.ran_on.fetch_add(1 << cpu, Relaxed);
+            multi::or_bits(&self.ran_on, 1 << cpu);
         }
         self.stopped.store(ls.irqs_off_cpus(), Relaxed);
         let ok = sched::irqs_disabled()

@@ -162,7 +162,8 @@ unsafe extern "C" fn rmigration_rs_stop_two_cpus(
 /// # Safety
 ///
 /// The C API contract: `func(arg)` may be called on each CPU of `cpus` at
-/// once, with interrupts off; `cpus` is null or a valid mask for the call.
+/// once, with interrupts off; `cpus` is null or a valid mask for the call,
+/// which nobody writes meanwhile.
 #[no_mangle]
 unsafe extern "C" fn rmigration_rs_stop_machine(
     func: rmigration_fn_t,
@@ -173,8 +174,10 @@ unsafe extern "C" fn rmigration_rs_stop_machine(
     let Some(func) = func else {
         return EINVAL.to_errno();
     };
-    // SAFETY: A non-null `cpus` is valid for the call (safety requirements).
-    let active = (!cpus.is_null()).then(|| multi::Active::Mask(unsafe { Cpumask::from_raw(cpus) }));
+    // SAFETY: A non-null `cpus` is valid for the call, and nobody writes
+    // it meanwhile (safety requirements).
+    let active = (!cpus.is_null())
+        .then(|| multi::Active::Mask(unsafe { multi::SharedMask::new(Cpumask::from_raw(cpus)) }));
     let call = CCall { func, arg };
     let run = |_: &multi::Lockstep<'_>| call.call();
     multi::stop_machine_with(active, c"rmigration_stop_machine", &run, killable)

@@ -22,7 +22,12 @@
 //!
 //! A watchdog (a delayed work of `src/ffi.c`) looks every half bound while
 //! any work is queued or running, and stops looking when none is: an idle
-//! module is not woken.
+//! module is not woken. So a report comes between one bound and one and a
+//! half bounds after the work was queued (plus the time it takes to read
+//! the task on the CPU). The watchdog never reports the CPU it runs on:
+//! there it runs only by the fair server's reserve, and would read
+//! itself as the task on that CPU; it moves to another CPU and looks again
+//! at once.
 
 use super::{
     stopper,
@@ -128,6 +133,25 @@ impl HeldOff {
     }
 }
 
+// The thread of a CPU, as the watchdog sees it. The watchdog runs only
+// while the threads are registered: it is stopped for good (`Watchdog`'s
+// drop) before they are unregistered (`src/rmigration.rs`).
+
+fn thread_switches(cpu: CpuId) -> c_ulong {
+    // SAFETY: The threads are registered while the watchdog runs.
+    unsafe { sched::thread_switches(cpu) }
+}
+
+fn thread_kept_off(cpu: CpuId) -> bool {
+    // SAFETY: As above.
+    unsafe { sched::thread_kept_off(cpu) }
+}
+
+fn thread_runnable(cpu: CpuId) -> bool {
+    // SAFETY: As above.
+    unsafe { sched::thread_runnable(cpu) }
+}
+
 /// What one look at a stopper found.
 struct Look {
     /// Works are queued or running.
@@ -138,8 +162,10 @@ struct Look {
     /// CPU for the bound, not reported yet.
     held: Option<u64>,
     /// Nothing of ours waits on this CPU: its stopper is enabled, nothing
-    /// is queued or running, no stall is reported, and the thread sleeps.
-    /// (A busy real-time task with no work of ours there cannot be seen.)
+    /// is queued or running, no stall is reported, the thread sleeps, and
+    /// the CPU is a housekeeping CPU for workqueues (`isolcpus=`,
+    /// `nohz_full=`). (A busy real-time task with no work of ours there
+    /// cannot be seen.)
     calm: bool,
 }
 
@@ -155,22 +181,26 @@ impl Stopper {
                 .first()
                 .is_some_and(|w| now.saturating_sub(w.queued_ns) >= bound);
         // Before `kept`: a switch after it is seen at the next look.
-        let switches = sched::thread_switches(self.cpu);
+        let switches = thread_switches(self.cpu);
         let kept = inner
             .running
-            .filter(|_| sched::thread_kept_off(self.cpu))
+            .filter(|_| thread_kept_off(self.cpu))
             .map(|r| r.id);
         let calm = inner.enabled
             && !busy
             && inner.stall_since.is_none()
             && inner.held.is_none()
-            && !sched::thread_runnable(self.cpu);
+            && !thread_runnable(self.cpu)
+            && sched::housekeeping_wq(self.cpu);
         let mut held = None;
         match (kept, inner.held) {
             (Some(id), Some(h)) if h.id == id && h.switches == switches => {
-                // Reported only if no work waits behind it: else the report
-                // of the first waiting one says it all.
-                if !h.reported && now.saturating_sub(h.since) >= bound && inner.works.is_empty() {
+                // Reported unless a work waiting behind it is reported:
+                // that report names the running work too.
+                if !h.reported
+                    && now.saturating_sub(h.since) >= bound
+                    && inner.stall_since.is_none()
+                {
                     held = Some(id);
                 }
             }
@@ -216,7 +246,7 @@ impl Stopper {
         let cpu = self.cpu.as_u32();
         let waited_ns = now.saturating_sub(queued_ns);
         let ms = waited_ns / 1_000_000;
-        let thread = if sched::thread_runnable(self.cpu) {
+        let thread = if thread_runnable(self.cpu) {
             "runnable"
         } else {
             "asleep"
@@ -237,20 +267,20 @@ impl Stopper {
                     thread,
                     count
                 );
-                trace::stall(self.cpu, first_id, waited_ns, c, count);
             }
             Err(e) => pr_warn!(
-                "rmigration/{} stalled for {} ms: work #{} has not started; the task on CPU {} could not be read ({:?}); rmigration/{} is {}; {} works waiting\n",
+                "rmigration/{} stalled for {} ms: work #{} has not started; the task on CPU {} could not be read (error {}); rmigration/{} is {}; {} works waiting\n",
                 cpu,
                 ms,
                 first_id,
                 cpu,
-                e,
+                e.to_errno(),
                 cpu,
                 thread,
                 count
             ),
         }
+        trace::stall(self.cpu, first_id, waited_ns, holder.as_ref().ok(), count);
         if let Some(r) = inner.running {
             pr_warn!("  running: work {}\n", trace::Work::from(r));
         }
@@ -295,8 +325,8 @@ impl Stopper {
         if r.id != id
             || h.id != id
             || h.reported
-            || h.switches != sched::thread_switches(self.cpu)
-            || !sched::thread_kept_off(self.cpu)
+            || h.switches != thread_switches(self.cpu)
+            || !thread_kept_off(self.cpu)
         {
             return;
         }
@@ -317,18 +347,18 @@ impl Stopper {
                     sched::policy_name(c.policy),
                     c.prio_words()
                 );
-                trace::stall(self.cpu, id, ns, c, 0);
             }
             Err(e) => pr_warn!(
-                "rmigration/{} stalled for {} ms: work {} has started, and rmigration/{} is kept off CPU {}; the task there could not be read ({:?})\n",
+                "rmigration/{} stalled for {} ms: work {} has started, and rmigration/{} is kept off CPU {}; the task there could not be read (error {})\n",
                 n,
                 ns / 1_000_000,
                 work,
                 n,
                 n,
-                e
+                e.to_errno()
             ),
         }
+        trace::stall(self.cpu, id, ns, holder.as_ref().ok(), 0);
         inner.held = Some(HeldOff {
             reported: true,
             ..h
@@ -361,7 +391,7 @@ fn holder(cpu: CpuId, while_kept_off: bool) -> Result<sched::Curr> {
             Ok(c) if !c.holds_off_fifo_max() && looks < HOLDER_LOOKS => {}
             _ => return curr,
         }
-        if STOPPED.load(Relaxed) || (while_kept_off && !sched::thread_kept_off(cpu)) {
+        if STOPPED.load(Relaxed) || (while_kept_off && !thread_kept_off(cpu)) {
             return curr;
         }
         looks += 1;
@@ -404,34 +434,53 @@ fn all() -> impl Iterator<Item = &'static Stopper> {
         .filter_map(stopper)
 }
 
+/// How soon the watchdog looks again after moving off a stalled CPU, in ms.
+const MOVE_MS: c_ulong = 20;
+
 /// One look of the watchdog, from `src/ffi.c`; returns in how many ms to
-/// look again, or 0 to stop looking, and in `*cpu` where to run then: this
-/// CPU if it was found calm, else the next calm one after it, else -1 (this
-/// one).
+/// look again, or 0 to stop looking, and in `*cpu` where to run then: the
+/// calm CPU nearest after this one (this one first), else -1 (this one).
+///
+/// A stall of this CPU is not reported from here: the watchdog then moves
+/// to a calm CPU, or to the next online one, and looks again in
+/// [`MOVE_MS`] (with no other CPU online, it reports from here).
 ///
 /// A queuer reads [`ARMED`] under its stopper's lock after adding its
 /// work, and arms the watchdog if it is clear. Here `ARMED` is cleared
 /// (fully ordered) before every list is looked at again under its lock:
 /// either that look sees the work, or the queuer's lock section came
 /// after it, and the queuer sees `ARMED` clear and arms.
+///
+/// # Safety
+///
+/// `cpu` must be valid for writes.
 #[no_mangle]
-extern "C" fn rmigration_rs_watchdog(cpu: *mut c_int) -> c_ulong {
+unsafe extern "C" fn rmigration_rs_watchdog(cpu: *mut c_int) -> c_ulong {
     let Some(bound) = bound_ns() else {
-        ARMED.store(false, Relaxed);
+        // Reports are off: stop looking. A queuer that sees `ARMED` clear
+        // later arms again, and finds reports off, or on again.
+        ARMED.xchg(false, Full);
         return 0;
     };
     let mut busy = false;
-    let here = CpuId::current().as_u32();
+    let here = CpuId::current();
+    let n = nr_cpu_ids();
     // The calm CPU at or after this one (wrapping), by its distance.
     let mut calm: Option<(u32, CpuId)> = None;
-    let n = nr_cpu_ids();
+    // A stall of this CPU waits for the watchdog to move.
+    let mut move_off = false;
+    let others_online = all().any(|s| s.cpu != here && sched::cpu_online(s.cpu));
     for s in all() {
         // Read per stopper: reading a holder sleeps.
         let look = s.look(sched::now_ns(), bound);
         busy |= look.busy;
-        let d = (s.cpu.as_u32() + n - here) % n;
+        let d = (s.cpu.as_u32() + n - here.as_u32()) % n;
         if look.calm && calm.is_none_or(|(best, _)| d < best) {
             calm = Some((d, s.cpu));
+        }
+        if s.cpu == here && others_online && (look.held.is_some() || look.overdue) {
+            move_off = true;
+            continue;
         }
         if let Some(id) = look.held {
             let holder = holder(s.cpu, true);
@@ -442,9 +491,19 @@ extern "C" fn rmigration_rs_watchdog(cpu: *mut c_int) -> c_ulong {
             s.report(sched::now_ns(), bound, &holder);
         }
     }
-    if let Some(c) = calm.and_then(|(_, c)| c_int::try_from(c.as_u32()).ok()) {
-        // SAFETY: `src/ffi.c` passes a valid pointer.
+    let next = if move_off {
+        calm.map(|(_, c)| c)
+            .filter(|&c| c != here)
+            .or_else(|| next_online(here))
+    } else {
+        calm.map(|(_, c)| c)
+    };
+    if let Some(c) = next.and_then(|c| c_int::try_from(c.as_u32()).ok()) {
+        // SAFETY: `cpu` is valid for writes (safety requirements).
         unsafe { *cpu = c };
+    }
+    if move_off {
+        return MOVE_MS;
     }
     if busy {
         return period_ms(bound);
@@ -454,6 +513,14 @@ extern "C" fn rmigration_rs_watchdog(cpu: *mut c_int) -> c_ulong {
         return period_ms(bound);
     }
     0
+}
+
+/// The first online CPU after `cpu` (wrapping), other than `cpu`.
+fn next_online(cpu: CpuId) -> Option<CpuId> {
+    let n = nr_cpu_ids();
+    (1..n)
+        .filter_map(|d| CpuId::from_u32((cpu.as_u32() + d) % n))
+        .find(|&c| sched::cpu_online(c))
 }
 
 /// The watchdog's owner: stops it for good when dropped, after the hooks
@@ -471,8 +538,9 @@ impl Watchdog {
 impl Drop for Watchdog {
     fn drop(&mut self) {
         STOPPED.store(true, Relaxed);
-        // SAFETY: Cancels the delayed work and waits for a running one,
-        // which may re-arm itself: `cancel_delayed_work_sync()` copes.
+        // SAFETY: Waits for a running watchdog and disables the delayed
+        // work for good: a re-arm from the running one, or from a late
+        // queuer, is a no-op (`disable_delayed_work_sync()`).
         unsafe { bindings::rmigration_watchdog_stop() };
         ARMED.store(false, Relaxed);
     }

@@ -6,6 +6,13 @@
  *
  * offline_cpu=N also checks that CPU N, offline, refuses works, multi-CPU
  * stops included.
+ *
+ * lockdep_inversion=1 runs nothing else: it makes lockdep see a mutex
+ * taken by a work and then held around a wait for a work, the cycle that
+ * would deadlock if both happened at once, and checks that nothing hung.
+ * Lockdep must then report a possible circular locking dependency naming
+ * rmigration_work (tests/rmigration_inversion.sh). Lockdep reports once
+ * per boot: load it with this only in a VM of its own.
  */
 
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
@@ -17,6 +24,7 @@
 #include <linux/delay.h>
 #include <linux/kthread.h>
 #include <linux/module.h>
+#include <linux/mutex.h>
 #include <linux/slab.h>
 #include <linux/smp.h>
 #include <rmigration.h>
@@ -28,6 +36,11 @@ MODULE_PARM_DESC(offline_cpu, "An offline CPU to check -ENOENT on (default: none
 static int calls_per_thread = 200;
 module_param(calls_per_thread, int, 0444);
 MODULE_PARM_DESC(calls_per_thread, "Synchronous calls per concurrent caller (default: 200)");
+
+static bool lockdep_inversion;
+module_param(lockdep_inversion, bool, 0444);
+MODULE_PARM_DESC(lockdep_inversion,
+		 "Only show lockdep a lock taken by a work and held around a wait (default: off)");
 
 static int failures;
 
@@ -338,9 +351,93 @@ static void check_multi(void)
 	free_cpumask_var(mask);
 }
 
+/* Nesting: a work may queue (nowait) but not wait for other works. */
+struct nest {
+	int cpu1, cpu2;
+	int one, one_killable, two, machine;
+	bool queued;
+	atomic_t calls;
+	struct completion nowait_done;
+	struct rmigration_work work;
+};
+
+static int nowait_ran(void *arg)
+{
+	complete(arg);
+	return 0;
+}
+
+static int nested(void *arg)
+{
+	struct nest *n = arg;
+
+	n->one = rmigration_stop_one_cpu(n->cpu2, never_called, &n->calls);
+	n->one_killable = rmigration_stop_one_cpu_killable(n->cpu2, never_called, &n->calls);
+	n->two = rmigration_stop_two_cpus(n->cpu1, n->cpu2, never_called, &n->calls);
+	n->machine = rmigration_stop_machine(never_called, &n->calls, NULL);
+	n->queued = rmigration_stop_one_cpu_nowait(n->cpu2, nowait_ran, &n->nowait_done,
+						   &n->work);
+	return 0;
+}
+
+static void check_nesting(void)
+{
+	struct nest n = { .calls = ATOMIC_INIT(0) };
+	bool ran = false;
+	int ret;
+
+	n.cpu1 = cpumask_first(cpu_online_mask);
+	n.cpu2 = cpumask_next(n.cpu1, cpu_online_mask);
+	if (n.cpu2 >= nr_cpu_ids) {
+		report(true, "# SKIP nesting: fewer than two CPUs online");
+		return;
+	}
+	init_completion(&n.nowait_done);
+	ret = rmigration_stop_one_cpu(n.cpu1, nested, &n);
+	if (n.queued)
+		ran = wait_for_completion_timeout(&n.nowait_done, 30 * HZ);
+	if (ret || n.one != -EDEADLK || n.one_killable != -EDEADLK || n.two != -EDEADLK ||
+	    n.machine != -EDEADLK || atomic_read(&n.calls))
+		pr_info("  ret %d; from a work: one %d, killable %d, two %d, machine %d, calls %d\n",
+			ret, n.one, n.one_killable, n.two, n.machine, atomic_read(&n.calls));
+	report(!ret && n.one == -EDEADLK && n.one_killable == -EDEADLK &&
+	       n.two == -EDEADLK && n.machine == -EDEADLK && !atomic_read(&n.calls) &&
+	       n.queued && ran,
+	       "from a work on CPU %d, every waiting call for CPU %d is refused with -EDEADLK, nothing run; nowait runs",
+	       n.cpu1, n.cpu2);
+}
+
+/* A lock taken by a work, then held around a wait: lockdep's cycle. */
+static DEFINE_MUTEX(inversion_lock);
+
+static int take_inversion_lock(void *arg)
+{
+	mutex_lock(&inversion_lock);
+	mutex_unlock(&inversion_lock);
+	return 0;
+}
+
+static void show_lockdep_inversion(void)
+{
+	int cpu = cpumask_first(cpu_online_mask), ran_on = -1, ret1, ret2;
+
+	ret1 = rmigration_stop_one_cpu(cpu, take_inversion_lock, NULL);
+	mutex_lock(&inversion_lock);
+	ret2 = rmigration_stop_one_cpu(cpu, record_cpu, &ran_on);
+	mutex_unlock(&inversion_lock);
+	report(ret1 == 0 && ret2 == 42 && ran_on == cpu,
+	       "a work took inversion_lock, then a caller waited holding it: both returned (the cycle is to be reported)");
+}
+
 static int __init rmigration_client_init(void)
 {
+	if (lockdep_inversion) {
+		show_lockdep_inversion();
+		pr_info("%d failed\n", failures);
+		return failures ? -EIO : 0;
+	}
 	check_sync();
+	check_nesting();
 	check_bad_args();
 	check_fifo();
 	check_concurrent();
