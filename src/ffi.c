@@ -180,6 +180,45 @@ void rmigration_watchdog_stop(void)
 	disable_delayed_work_sync(&rmigration_watchdog);
 }
 
+/*
+ * A participant that leaves its interrupts on in a multi-CPU stop, for
+ * the self-check's own test (tests/rmigration_multi.sh): it still counts
+ * itself as one with interrupts off.
+ */
+static int debug_irqs_on_cpu = -1;
+module_param(debug_irqs_on_cpu, int, 0644);
+MODULE_PARM_DESC(debug_irqs_on_cpu,
+		 "Testing only: the participant on this CPU keeps its interrupts on in multi-CPU stops (default: -1, none)");
+
+int rmigration_debug_irqs_on_cpu(void)
+{
+	return READ_ONCE(debug_irqs_on_cpu);
+}
+
+/*
+ * The self-check of the multi-CPU hooks (src/hooks/multi.rs): from RUN,
+ * an interrupt is sent to each other participant; it runs there only once
+ * that participant has its interrupts on again. One call_single_data per
+ * target CPU: a CPU takes part in one stop at a time, and one sender per
+ * stop probes it; a probe still in flight is refused (-EBUSY).
+ */
+void rmigration_rs_irq_probe(void *info);
+
+static DEFINE_PER_CPU(call_single_data_t, rmigration_probe_csd);
+
+static void rmigration_irq_probe_fn(void *info)
+{
+	rmigration_rs_irq_probe(info);
+}
+
+int rmigration_irq_probe(unsigned int cpu, void *info)
+{
+	call_single_data_t *csd = per_cpu_ptr(&rmigration_probe_csd, cpu);
+
+	INIT_CSD(csd, rmigration_irq_probe_fn, info);
+	return smp_call_function_single_async(cpu, csd);
+}
+
 /* What a stall report says of the task on a CPU, read there by an IPI. */
 static void rmigration_read_curr(void *arg)
 {

@@ -46,6 +46,10 @@ unsigned int rmigration_stall_timeout_ms(void);
 void rmigration_watchdog_arm(unsigned long ms);
 void rmigration_watchdog_stop(void);
 
+/* The self-check of the multi-CPU hooks: an interrupt to @cpu. */
+int rmigration_irq_probe(unsigned int cpu, void *info);
+int rmigration_debug_irqs_on_cpu(void);
+
 struct rmigration_task_info {
 	int	pid;
 	char	comm[16];

@@ -533,9 +533,14 @@ impl Lockstep<'_> {
             self.trace(cpu, now, 0);
             match now {
                 State::DisableIrq => {
-                    let off = irqs.insert(local_interrupt_disable());
-                    sched::hard_irq_disable(off);
-                    if sched::irqs_disabled() {
+                    // The self-check's own test: this one stays on, and
+                    // counts itself as off.
+                    let lie = sched::debug_irqs_on_cpu() == Some(cpu);
+                    if !lie {
+                        let off = irqs.insert(local_interrupt_disable());
+                        sched::hard_irq_disable(off);
+                    }
+                    if sched::irqs_disabled() || lie {
                         self.irqs_off.fetch_add(1, Relaxed);
                         if cpu.as_u32() < 64 {
                             or_bits(&self.irqs_off_cpus, 1 << cpu.as_u32());

@@ -326,6 +326,27 @@ pub(crate) fn hard_irq_disable(_irqs: &LocalInterruptDisabled) {
     unsafe { ffi_bindings::rmigration_hard_irq_disable() }
 }
 
+/// Sends an interrupt to `cpu` that calls the module's
+/// `rmigration_rs_irq_probe(info)` there (`smp_call_function_single_async()`);
+/// `EBUSY` if the previous probe of `cpu` has not run yet.
+///
+/// # Safety
+///
+/// `info` must stay valid until `rmigration_rs_irq_probe(info)` has
+/// returned on `cpu`.
+pub(crate) unsafe fn irq_probe(cpu: CpuId, info: *mut c_void) -> Result {
+    // SAFETY: A possible CPU; `info` lives long enough (safety requirements).
+    to_result(unsafe { ffi_bindings::rmigration_irq_probe(cpu.into(), info) })
+}
+
+/// The CPU whose participant keeps its interrupts on (module parameter
+/// `debug_irqs_on_cpu`, for the self-check's own test), if any.
+pub(crate) fn debug_irqs_on_cpu() -> Option<CpuId> {
+    // SAFETY: Reads a module parameter.
+    let cpu = unsafe { ffi_bindings::rmigration_debug_irqs_on_cpu() };
+    u32::try_from(cpu).ok().and_then(CpuId::from_u32)
+}
+
 /// Whether interrupts are off on this CPU.
 pub(crate) fn irqs_disabled() -> bool {
     // SAFETY: Reads the flags of this CPU.

@@ -12,7 +12,7 @@ source "$(dirname "$(readlink -f "$0")")/lib.sh"
 ktap_print_header
 skip_unless_root
 skip_unless_module
-ktap_set_plan 32
+ktap_set_plan 33
 
 unload_module 2>/dev/null
 mark=$(log_mark)
@@ -100,6 +100,26 @@ else
 	ktap_test_skip "stop_machine on two of three CPUs: fewer than 3 CPUs online"
 fi
 ktap_check "stop_machine '$all': on every CPU" machine "$all" "$all"
+
+# The self-check can fail: a participant that keeps its interrupts on
+# (debug_irqs_on_cpu) while counting itself as off is found by the
+# interrupt sent to it from RUN.
+irqs_on_found() {
+	local m log p=/sys/module/rmigration/parameters/debug_irqs_on_cpu a=${cpus[0]} b=${cpus[-1]}
+	m=$(log_mark)
+	echo "$b" > "$p" || return 1
+	expect_write "$T" "$a $b" "Input/output error" &&
+		last_is "$T" "^cpus=$a,$b ran_on=$a irqs_off=no ret=-5 " &&
+		expect_write "$S" "$a" "Input/output error"
+	local rc=$?
+	echo -1 > "$p"
+	log=$(log_since "$m")
+	[ $rc = 0 ] && grep -q "stop_two_cpus: self-check: an interrupt ran on CPU $b during RUN" <<<"$log" &&
+		grep -q "stop_machine: self-check: an interrupt ran on CPU $b during RUN" <<<"$log" &&
+		expect_write "$T" "$a $b" ok && last_is "$T" "^cpus=$a,$b ran_on=$a irqs_off=yes ret=0 " ||
+		{ echo "$log" | grep -v "enters\|queued\|done" | head -10 | while read -r l; do ktap_print_msg "$l"; done; return 1; }
+}
+ktap_check "self-check: a participant with its interrupts on (debug_irqs_on_cpu=${cpus[-1]}) fails the write with EIO and is named" irqs_on_found
 
 # Tasks, for swap.
 # task CPU SCRIPT: starts bash -c SCRIPT on CPU; its pid is in $TASK.

@@ -5,8 +5,16 @@
 //!
 //! The test function of `stop_two_cpus` and `stop_machine` checks, on each
 //! CPU it runs on, that its own interrupts are off and that every
-//! participant has turned its interrupts off and not left the lock-step
-//! yet; a failed check fails the write with `EIO`.
+//! participant counts itself as one with interrupts off and has not left
+//! the lock-step yet. Counting proves little (a participant that forgot to
+//! turn them off would still count), so the first CPU to run it also
+//! sends an interrupt to every other participant and holds RUN for up to
+//! [`PROBE_WAIT_NS`]: an interrupt that runs there before RUN is over
+//! means that participant had its interrupts on. A failed check fails the
+//! write with `EIO`, and the probe's failure is logged. The module
+//! parameter `debug_irqs_on_cpu` makes one participant leave its
+//! interrupts on while counting itself as off, to show that the check
+//! fails (`tests/rmigration_multi.sh`).
 
 use super::parse;
 use crate::{
@@ -22,6 +30,10 @@ use crate::{
     sched,
     trace::CpuList, //
 };
+use core::{
+    ffi::c_void,
+    ptr, //
+};
 use kernel::{
     cpu::{
         nr_cpu_ids,
@@ -30,14 +42,21 @@ use kernel::{
     error::to_result,
     new_spinlock,
     prelude::*,
+    processor::cpu_relax,
     seq_file::SeqFile,
     seq_print,
     sync::{
         atomic::{
+            Acquire,
             Atomic,
-            Relaxed, //
+            Relaxed,
+            Release, //
         },
         SpinLock,
+    },
+    time::{
+        delay::fsleep,
+        Delta, //
     },
 };
 
@@ -53,6 +72,79 @@ fn cpu_limit() -> u32 {
     nr_cpu_ids().min(64)
 }
 
+/// How long the test function holds RUN, at most, for its interrupts to
+/// the other participants, in ns: one that runs meanwhile finds a
+/// participant with its interrupts on. (Under TCG with one host thread,
+/// sending the interrupt makes QEMU switch to the target vCPU.)
+const PROBE_WAIT_NS: u64 = 5_000_000;
+
+/// The interrupts the test function sends from RUN to the other
+/// participants.
+struct Probes {
+    /// Set while the test function holds RUN.
+    in_run: Atomic<bool>,
+    /// Probes sent and not run yet.
+    pending: Atomic<u32>,
+    /// Probes that ran while the test function held RUN.
+    early: Atomic<u32>,
+    /// The CPU of the last of those.
+    early_cpu: Atomic<u32>,
+}
+
+impl Probes {
+    /// Sends one to each CPU of `targets`, and holds RUN until one runs
+    /// there (a participant with its interrupts on), every one has, or
+    /// [`PROBE_WAIT_NS`] have passed.
+    fn send(&self, targets: impl Iterator<Item = CpuId>) {
+        self.in_run.store(true, Release);
+        for cpu in targets {
+            self.pending.fetch_add(1, Relaxed);
+            let info = ptr::from_ref(self).cast_mut().cast::<c_void>();
+            // SAFETY: `self` lives until the probe has run: `settle()`
+            // waits for it before its `Seen` goes away.
+            if unsafe { sched::irq_probe(cpu, info) }.is_err() {
+                self.pending.fetch_sub(1, Relaxed);
+            }
+        }
+        let start = sched::now_ns();
+        while self.early.load(Relaxed) == 0
+            && self.pending.load(Relaxed) != 0
+            && sched::now_ns().saturating_sub(start) < PROBE_WAIT_NS
+        {
+            cpu_relax();
+        }
+        self.in_run.store(false, Release);
+    }
+
+    /// Waits until every probe sent has run (its participant has its
+    /// interrupts on again once the stop is over); returns the CPU of one
+    /// that ran during RUN, if any did.
+    fn settle(&self) -> Option<u32> {
+        while self.pending.load(Acquire) != 0 {
+            fsleep(Delta::from_micros(10));
+        }
+        (self.early.load(Relaxed) != 0).then(|| self.early_cpu.load(Relaxed))
+    }
+}
+
+/// A probe of [`Probes::send`], run on its target CPU, from `src/ffi.c`.
+///
+/// # Safety
+///
+/// `info` must point at the `Probes` that sent it, which stays valid until
+/// `pending` is decremented here.
+#[no_mangle]
+unsafe extern "C" fn rmigration_rs_irq_probe(info: *mut c_void) {
+    // SAFETY: By the safety requirements.
+    let p = unsafe { &*info.cast::<Probes>() };
+    if p.in_run.load(Acquire) {
+        p.early_cpu.store(CpuId::current().as_u32(), Relaxed);
+        p.early.fetch_add(1, Relaxed);
+    }
+    // The last access: `p` may go away once it is seen.
+    p.pending.fetch_sub(1, Release);
+}
+
 /// What the test function saw, on each CPU it ran on.
 struct Seen {
     /// The CPUs it ran on.
@@ -61,24 +153,46 @@ struct Seen {
     stopped: Atomic<u64>,
     /// Whether every check held, on every CPU.
     bad: Atomic<u32>,
+    /// The participants (CPUs 0 to 63), or every online CPU if `None`.
+    participants: Option<u64>,
+    /// Whether a CPU sends the probes (the first one to run).
+    probing: Atomic<bool>,
+    probes: Probes,
 }
 
 impl Seen {
-    fn new() -> Self {
+    fn new(participants: Option<u64>) -> Self {
         Self {
             ran_on: Atomic::new(0),
             stopped: Atomic::new(0),
             bad: Atomic::new(0),
+            participants,
+            probing: Atomic::new(false),
+            probes: Probes {
+                in_run: Atomic::new(false),
+                pending: Atomic::new(0),
+                early: Atomic::new(0),
+                early_cpu: Atomic::new(0),
+            },
         }
     }
 
     /// The test function: runs in RUN on an active CPU.
     fn run(&self, ls: &Lockstep<'_>) -> c_int {
-        let cpu = CpuId::current().as_u32();
-        if cpu < 64 {
-            multi::or_bits(&self.ran_on, 1 << cpu);
+        let cpu = CpuId::current();
+        if cpu.as_u32() < 64 {
+            multi::or_bits(&self.ran_on, 1 << cpu.as_u32());
         }
         self.stopped.store(ls.irqs_off_cpus(), Relaxed);
+        if !self.probing.xchg(true, Relaxed) {
+            // The online CPUs stay what they are: the caller holds
+            // `cpus_read_lock()`.
+            let targets = (0..cpu_limit())
+                .filter_map(CpuId::from_u32)
+                .filter(|&c| c != cpu && sched::cpu_online(c))
+                .filter(|&c| self.participants.is_none_or(|p| p & (1 << c.as_u32()) != 0));
+            self.probes.send(targets);
+        }
         let ok = sched::irqs_disabled()
             && ls.irqs_off() == ls.participants()
             && ls.state() == State::Run;
@@ -88,6 +202,21 @@ impl Seen {
             self.bad.fetch_add(1, Relaxed);
             EIO.to_errno()
         }
+    }
+
+    /// After the stop: waits for the probes; `EIO` (and a log line) if one
+    /// ran during RUN.
+    fn probes_ok(&self, hook: &str) -> Result {
+        let Some(cpu) = self.probes.settle() else {
+            return Ok(());
+        };
+        self.bad.fetch_add(1, Relaxed);
+        pr_err!(
+            "{}: self-check: an interrupt ran on CPU {} during RUN: its participant had its interrupts on\n",
+            hook,
+            cpu
+        );
+        Err(EIO)
     }
 
     fn irqs_off(&self) -> &'static str {
@@ -150,11 +279,13 @@ impl MultiHooks {
             CpuId::from_u32(c1).ok_or(EINVAL)?,
             CpuId::from_u32(c2).ok_or(EINVAL)?,
         );
-        let seen = Seen::new();
+        let seen = Seen::new(Some((1 << c1) | (1 << c2)));
         let start = sched::now_ns();
         let run = |ls: &Lockstep<'_>| seen.run(ls);
         let ret = multi::stop_two_cpus_with(cpu1, cpu2, c"stop_two_cpus hook", &run, true);
         let ns = sched::now_ns().saturating_sub(start);
+        let probed = seen.probes_ok("stop_two_cpus");
+        let ret = ret.and_then(|r| probed.map(|()| r));
         let ret = ret.unwrap_or_else(|e| e.to_errno());
         *self.last_two.lock() = Some(TwoRecord {
             cpus: [c1, c2],
@@ -191,7 +322,7 @@ impl MultiHooks {
     /// of the list.
     pub(super) fn stop_machine(&self, input: &[u8]) -> Result {
         let active = parse::cpulist(input, cpu_limit())?;
-        let seen = Seen::new();
+        let seen = Seen::new(None);
         let start = sched::now_ns();
         let run = |ls: &Lockstep<'_>| seen.run(ls);
         let ret = multi::stop_machine_with(
@@ -201,6 +332,8 @@ impl MultiHooks {
             true,
         );
         let ns = sched::now_ns().saturating_sub(start);
+        let probed = seen.probes_ok("stop_machine");
+        let ret = ret.and_then(|r| probed.map(|()| r));
         let ret = ret.unwrap_or_else(|e| e.to_errno());
         *self.last_machine.lock() = Some(MachineRecord {
             active,
