@@ -33,7 +33,10 @@ struct task_struct *__percpu *rmigration_thread_store(void)
 	return &rmigration_thread;
 }
 
-/* Written by smpboot when it creates the thread, read locklessly here. */
+/*
+ * Written by smpboot when it creates the thread (and cleared when it is
+ * unregistered), read locklessly here.
+ */
 struct task_struct *rmigration_thread_on(unsigned int cpu)
 {
 	return READ_ONCE(per_cpu(rmigration_thread, cpu));
@@ -53,8 +56,10 @@ bool rmigration_in_thread(void)
  * thread while a work runs, taken and dropped by a caller before it waits.
  * A lock held around the wait and taken by any work closes a cycle that
  * lockdep reports ("possible circular locking dependency"), where the
- * real one would hang silently: one map for every CPU, since a work on
- * one CPU can wait for the caller waiting on another.
+ * real one would hang silently. One map for every CPU, since multi-CPU
+ * stops chain the lists: a work on B that takes lock L runs ahead of a
+ * two-CPU participant on B, whose partner on A runs ahead of the work of
+ * a caller holding L.
  */
 #ifdef CONFIG_LOCKDEP
 static struct lock_class_key rmigration_work_key;
@@ -83,18 +88,22 @@ void rmigration_work_lockdep_wait(void) { }
 #endif
 
 /*
- * The stoppers are enabled from the control path (src/stopper.rs, Online):
- * in a dynamic state after CPUHP_AP_SMPBOOT_THREADS, so on a CPU coming
- * online its thread is unparked before its stopper accepts works, and
- * both before cpu_up() returns. No teardown: the thread's park callback
- * disables the stopper, and runs what is queued, when the CPU goes.
+ * The stoppers are enabled and disabled from the control path
+ * (src/stopper.rs, Online), in a dynamic state after
+ * CPUHP_AP_SMPBOOT_THREADS: on a CPU coming online its thread is unparked
+ * before its stopper accepts works, both before cpu_up() returns; on a CPU
+ * going offline (and at unload) the stopper refuses works and its queued
+ * works have run before smpboot parks (or stops) the thread, whether or
+ * not that thread ever ran.
  */
 int rmigration_rs_stopper_online(unsigned int cpu);
+int rmigration_rs_stopper_offline(unsigned int cpu);
 
 int rmigration_cpuhp_setup(void)
 {
 	return cpuhp_setup_state(CPUHP_AP_ONLINE_DYN, "rmigration:online",
-				 rmigration_rs_stopper_online, NULL);
+				 rmigration_rs_stopper_online,
+				 rmigration_rs_stopper_offline);
 }
 
 void rmigration_cpuhp_remove(int state)
@@ -689,10 +698,15 @@ void rmigration_task_cpus_allowed(struct task_struct *p, struct cpumask *mask)
 	cpumask_copy(mask, p->user_cpus_ptr ?: &p->cpus_mask);
 }
 
-/* Whether @cpu may run unbound and per-CPU work items (isolcpus=, nohz_full=). */
-bool rmigration_cpu_housekeeping_wq(unsigned int cpu)
+/*
+ * Whether @cpu is a housekeeping CPU: not isolated from the scheduler's
+ * domains (isolcpus=, cpuset isolated partitions) nor from the kernel's
+ * noise, work items among it (nohz_full=, isolcpus=nohz).
+ */
+bool rmigration_cpu_housekeeping(unsigned int cpu)
 {
-	return housekeeping_cpu(cpu, HK_TYPE_WQ);
+	guard(rcu)();
+	return housekeeping_cpu(cpu, HK_TYPE_KERNEL_NOISE) && !cpu_is_isolated(cpu);
 }
 
 bool rmigration_cpu_active(unsigned int cpu)

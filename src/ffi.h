@@ -120,7 +120,7 @@ int rmigration_set_cpus_allowed(struct task_struct *p, unsigned int cpu);
 int rmigration_set_cpus_allowed_mask(struct task_struct *p, const struct cpumask *mask);
 void rmigration_task_cpus_allowed(struct task_struct *p, struct cpumask *mask);
 bool rmigration_cpu_active(unsigned int cpu);
-bool rmigration_cpu_housekeeping_wq(unsigned int cpu);
+bool rmigration_cpu_housekeeping(unsigned int cpu);
 void rmigration_task_comm(struct task_struct *p, char *buf, size_t len);
 
 /* Sizes, for the stats file. */

@@ -319,9 +319,6 @@ impl<'a> SharedMask<'a> {
 // concurrent reads of a `struct cpumask` are fine.
 unsafe impl Sync for SharedMask<'_> {}
 
-// SAFETY: As above: a shared reference to a mask nobody writes.
-unsafe impl Send for SharedMask<'_> {}
-
 /// What runs in the lock-step, with interrupts off on every participant.
 pub(crate) type RunFn<'a> = &'a (dyn Fn(&Lockstep<'_>) -> c_int + Sync);
 
@@ -410,10 +407,11 @@ impl Lockstep<'_> {
         self.machine.state()
     }
 
-    /// The event of `state` on `cpu`; its `trace=1` line too, unless
-    /// interrupts are off there (see [`Lockstep::lockstep`]).
+    /// The event of `state` on `cpu`; its `trace=1` line too before
+    /// DISABLE_IRQ, after which partners may have their interrupts off
+    /// (the lines are printed after EXIT, see [`Lockstep::lockstep`]).
     fn trace(&self, cpu: CpuId, state: State, withdrawn: u32) {
-        let text = state < State::Run;
+        let text = state < State::DisableIrq;
         trace::multi_state(
             self.name,
             cpu,
@@ -561,8 +559,8 @@ impl Lockstep<'_> {
             if now == State::Exit {
                 drop(preempt);
                 // The `trace=1` lines of the states spent with interrupts
-                // off, printed now that they are on again.
-                for state in [State::Run, State::Exit] {
+                // off here or on a partner, printed now that they are on.
+                for state in [State::DisableIrq, State::Run, State::Exit] {
                     trace::multi_state_text(self.name, cpu, state.name());
                 }
                 return err;

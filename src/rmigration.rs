@@ -16,7 +16,8 @@
 //! stops), a report of the counters, and last the stoppers.
 //!
 //! A thread kept off its CPU (a `SCHED_FIFO` 99 task there) keeps `rmmod`
-//! waiting, uninterruptibly, in `smpboot_unregister_percpu_thread()` until
+//! waiting, uninterruptibly, while the hotplug state is removed (its
+//! teardown waits for the queued works) or the threads are stopped, until
 //! the CPU is free again: the thread then runs what is queued on it and
 //! stops. Nothing is lost meanwhile; a work that waited
 //! `stall_timeout_ms` before the unload began was reported.
@@ -47,7 +48,8 @@ module! {
 struct Rmigration {
     hooks: hooks::Registration,
     watchdog: stopper::Watchdog,
-    /// Before `threads`: no stopper is enabled once they are gone.
+    /// Before `threads`: dropping it disables and drains every stopper
+    /// while the threads still run.
     online: stopper::Online,
     #[pin]
     threads: smpboot::Registration<stopper::Threads>,

@@ -171,14 +171,15 @@ pub(crate) fn in_stopper_thread() -> bool {
 /// synchronous caller takes and drops it before it waits, so that a lock
 /// held around a wait and taken by a work is a reported cycle, not a
 /// silent deadlock. Nothing without `CONFIG_LOCKDEP`.
-pub(crate) struct WorkLockdep(core::marker::PhantomData<*mut ()>);
+#[must_use]
+pub(crate) struct WorkLockdep(NotThreadSafe);
 
 impl WorkLockdep {
     /// A work starts running on this thread.
     pub(crate) fn run() -> Self {
         // SAFETY: Released in `drop`, by the same task.
         unsafe { ffi_bindings::rmigration_work_lockdep_acquire() };
-        Self(core::marker::PhantomData)
+        Self(NotThreadSafe)
     }
 
     /// The caller is about to wait for works.
@@ -277,11 +278,12 @@ pub(crate) fn cpu_active(cpu: CpuId) -> bool {
     unsafe { ffi_bindings::rmigration_cpu_active(cpu.into()) }
 }
 
-/// Whether `cpu` may run the kernel's work items: not isolated from them
-/// (`isolcpus=`, `nohz_full=`).
-pub(crate) fn housekeeping_wq(cpu: CpuId) -> bool {
+/// Whether `cpu` is a housekeeping CPU: not isolated (`isolcpus=`, cpuset
+/// isolated partitions, `nohz_full=`), so it may run the kernel's work
+/// items.
+pub(crate) fn housekeeping(cpu: CpuId) -> bool {
     // SAFETY: `cpu` is a possible CPU.
-    unsafe { ffi_bindings::rmigration_cpu_housekeeping_wq(cpu.into()) }
+    unsafe { ffi_bindings::rmigration_cpu_housekeeping(cpu.into()) }
 }
 
 /// Whether `cpu` is online.

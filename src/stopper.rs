@@ -19,13 +19,14 @@
 //! another CPU spins while the thread runs (see [`Done::wait`]).
 //!
 //! A stopper is enabled while its CPU is online, from the control path
-//! (`stop_machine_unpark()`'s place): a CPU hotplug callback enables it
-//! once the CPU is online and its thread unparked ([`Online`]), before
-//! anyone can be told the CPU is up, and at load before the module's
-//! init returns. The thread disables it when it parks (its CPU goes
-//! offline) or stops (module unload). Works still queued then are run by
-//! the thread before it parks, still on their CPU: no work is lost or run
-//! twice, and no caller waits for a parked thread.
+//! (`stop_machine_unpark()`'s and `stop_machine_park()`'s places): a CPU
+//! hotplug state ([`Online`]) enables it once the CPU is online and its
+//! thread unparked, before `cpu_up()` returns (and before the CPU is
+//! active), and at load before the module's init returns. The same state
+//! disables it before the thread parks (its CPU goes offline) or stops
+//! (module unload), and waits until the thread has run every work queued
+//! before, still on their CPU: no work is lost or run twice, and no caller
+//! waits for a parked thread.
 //!
 //! Differences from the kernel's stopper: the threads are `SCHED_FIFO` at
 //! the highest real-time priority rather than in the stop scheduling class
@@ -71,6 +72,10 @@ use kernel::{
         SpinLock,
         SpinLockIrq, //
     },
+    time::{
+        delay::fsleep,
+        Delta, //
+    },
 };
 use pin_init::stack_pin_init;
 use works::WorkList;
@@ -82,7 +87,8 @@ pub(crate) type WorkFn = unsafe extern "C" fn(arg: *mut c_void) -> c_int;
 struct StopperInner {
     /// Queued works, oldest first.
     works: WorkList,
-    /// Whether works may be queued: the thread is active on its online CPU.
+    /// Whether works may be queued: the CPU is online and its thread
+    /// unparked ([`Online`]).
     enabled: bool,
     /// The work running now, for diagnostics.
     running: Option<Running>,
@@ -484,16 +490,29 @@ impl Stopper {
         }
     }
 
-    /// Enables or disables queueing; on disabling, runs what is queued.
+    /// Enables or disables queueing.
     fn set_enabled(&self, enabled: bool) {
         let mut inner = self.inner.lock();
         inner.enabled = enabled;
         // INVARIANT: Written with the lock held, as `inner.enabled`.
         self.enabled.store(enabled, Release);
-        drop(inner);
-        if !enabled {
-            // Nobody can add works any more: drain the list on this CPU.
-            self.run_works();
+    }
+
+    /// Whether nothing is queued or running.
+    fn idle(&self) -> bool {
+        let inner = self.inner.lock();
+        inner.works.is_empty() && inner.running.is_none()
+    }
+
+    /// Disables queueing, then sleeps until the thread has run every work
+    /// queued before (`stop_machine_park()`'s place, on the control path):
+    /// it is unparked then, and its CPU still online. A thread kept off its
+    /// CPU keeps this waiting, as long as it is kept off (reported as a
+    /// stall).
+    fn disable_and_drain(&self) {
+        self.set_enabled(false);
+        while !self.idle() {
+            fsleep(Delta::from_millis(1));
         }
     }
 }
@@ -607,12 +626,12 @@ pub(crate) fn stopper(cpu: CpuId) -> Option<&'static Stopper> {
 pub(crate) unsafe fn queue_lockstep(works: &mut [(CpuId, rmigration_work)]) -> Result<usize> {
     let stoppers = stoppers().ok_or(ENOENT)?;
     let preempt = sched::PreemptGuard::new();
-    let _queueing = stoppers.lockstep.lock();
+    let queueing = stoppers.lockstep.lock();
     // Without the stoppers' locks: while the caller holds
-    // `cpus_read_lock()`, no CPU hotplug callback runs, so a stopper's
-    // `enabled` changes only at module load and unload, which no caller
-    // overlaps ([`stopper()`]): one found enabled is still enabled when
-    // its work is queued.
+    // `cpus_read_lock()`, no CPU comes or goes, so a stopper's `enabled`
+    // changes only when the module's hotplug state is set up or removed
+    // (load and unload, which no caller overlaps: [`stopper()`]): one
+    // found enabled is still enabled when its work is queued.
     for &(cpu, _) in works.iter() {
         if !stopper(cpu).is_some_and(|s| s.enabled.load(Acquire)) {
             return Err(ENOENT);
@@ -626,9 +645,12 @@ pub(crate) unsafe fn queue_lockstep(works: &mut [(CpuId, rmigration_work)]) -> R
             break;
         }
     }
-    // The threads of other CPUs are woken first: they have an interrupt to
-    // take and perhaps an idle CPU to wake, while the one of this CPU only
-    // runs when we let go of preemption.
+    // Woken after the lock is let go, preemption still off, as
+    // `cpu_stop_queue_two_works()` does. The threads of other CPUs are
+    // woken first: they have an interrupt to take and perhaps an idle CPU
+    // to wake, while the one of this CPU only runs when we let go of
+    // preemption.
+    drop(queueing);
     let here = CpuId::current();
     let woken = || works[..queued].iter().filter_map(|&(cpu, _)| stopper(cpu));
     for s in woken().filter(|s| s.cpu != here) {
@@ -793,9 +815,13 @@ impl crate::smpboot::HotplugThread for Threads {
     // ([`Online`]), before the CPU counts as up, not when the thread gets
     // to run.
 
+    /// The stopper is disabled and drained already ([`Online`]); this
+    /// only runs what could be left, on the thread, should it not be.
+    /// (smpboot parks a thread that never ran without calling `park`.)
     fn park(cpu: CpuId) {
         if let Some(s) = stopper(cpu) {
             s.set_enabled(false);
+            s.run_works();
         }
     }
 
@@ -804,12 +830,17 @@ impl crate::smpboot::HotplugThread for Threads {
     }
 }
 
-/// Enables the stopper of each CPU once it is online, from a CPU hotplug
-/// state after smpboot's (`CPUHP_AP_ONLINE_DYN`), as the kernel's
-/// `stop_machine_unpark()` does from the control path: a CPU's stopper
-/// accepts works before `cpu_up()` (or the module's init, for the CPUs
-/// online then) returns, never later. Its thread parks (and disables it)
-/// when the CPU goes offline.
+/// Enables the stopper of each CPU once it is online, and disables it
+/// before the CPU goes, from a CPU hotplug state after smpboot's
+/// (`CPUHP_AP_ONLINE_DYN`), as the kernel's `stop_machine_unpark()` and
+/// `stop_machine_park()` do from the control path.
+///
+/// A CPU's stopper accepts works before `cpu_up()` (or the module's init,
+/// for the CPUs online then) returns. It refuses them, and every work
+/// queued before has run, before smpboot parks the thread (the CPU going
+/// offline) or stops it (unload: dropping this comes first): the thread
+/// need never have run for that, while smpboot calls `park` and
+/// `cleanup` only for a thread that has.
 ///
 /// # Invariants
 ///
@@ -821,6 +852,7 @@ pub(crate) struct Online {
 impl Online {
     /// Sets the state up: enables the stoppers of the online CPUs now, and
     /// of each CPU that comes online later. The threads must be registered.
+    /// Dropping it disables and drains the stoppers of the online CPUs.
     pub(crate) fn new() -> Result<Self> {
         // SAFETY: Process context; the callback only needs the published
         // stoppers, which outlive this object (`src/rmigration.rs`).
@@ -833,7 +865,8 @@ impl Online {
 
 impl Drop for Online {
     fn drop(&mut self) {
-        // SAFETY: Set up in `new` (type invariants); no teardown callback.
+        // SAFETY: Set up in `new` (type invariants). Runs the teardown on
+        // every online CPU.
         unsafe { crate::bindings::rmigration_cpuhp_remove(self.state) };
     }
 }
@@ -844,6 +877,17 @@ impl Drop for Online {
 extern "C" fn rmigration_rs_stopper_online(cpu: kernel::ffi::c_uint) -> c_int {
     if let Some(s) = CpuId::from_u32(cpu).and_then(stopper) {
         s.set_enabled(true);
+    }
+    0
+}
+
+/// The teardown callback of [`Online`], on `cpu` before it goes offline,
+/// or at unload, while its thread is still unparked: disables its stopper
+/// and waits until every work queued there has run.
+#[no_mangle]
+extern "C" fn rmigration_rs_stopper_offline(cpu: kernel::ffi::c_uint) -> c_int {
+    if let Some(s) = CpuId::from_u32(cpu).and_then(stopper) {
+        s.disable_and_drain();
     }
     0
 }

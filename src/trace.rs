@@ -277,8 +277,9 @@ pub(crate) fn queued(cpu: CpuId, id: u64) {
     }
 }
 
-/// The thread of `cpu` is being woken for work `id` (`wake`), or was
-/// woken already for the works queued before it.
+/// Work `id` is queued and the thread of `cpu` is about to be woken for
+/// it, preemption off since the work was queued; `first`: the list was
+/// empty, else the work waits behind earlier ones.
 pub(crate) fn waking(cpu: CpuId, id: u64, first: bool) {
     // SAFETY: Plain values.
     unsafe { rmigration_work_waking(cpu.as_u32(), id, first) };

@@ -35,7 +35,7 @@ if [ "${#cpus[@]}" -lt 2 ]; then
 	ktap_skip_all "needs 2 online CPUs, ${#cpus[@]} online"
 	exit "$KSFT_SKIP"
 fi
-ktap_set_plan 30
+ktap_set_plan 31
 
 n=${#cpus[@]}
 c0=${cpus[0]}
@@ -692,5 +692,32 @@ ktap_check "no writer or task of the test is left" none_left
 
 unloads() { unload_module && ! module_loaded; }
 ktap_check "the module unloads" unloads
+
+# A thread that has never run: the busy loop holds its CPU from before the
+# load on. smpboot calls no park or cleanup for such a thread, yet its
+# stopper accepts works from the load on; unloading must run them first
+# (rmmod waits until the loop ends), never lose them.
+never_ran() {
+	local rm line q r
+	taskset -c "$cpu" chrt -f 99 bash -c 'while :; do :; done' </dev/null >/dev/null 2>&1 &
+	hog=$!
+	helpers+=("$hog")
+	wait_for hog_spins || { ktap_print_msg "busy loop pid $hog does not spin"; return 1; }
+	load_module stall_timeout_ms=0 || return 1
+	expect_write "$DEBUGFS/nowait" "$cpu 5 0" ok || return 1
+	rmmod rmigration &
+	rm=$!
+	sleep 1
+	gone "$rm" && { ktap_print_msg "rmmod returned while 5 works waited on CPU $cpu"; return 1; }
+	kill -9 "$hog"
+	reap "$hog"
+	wait "$rm" || { ktap_print_msg "rmmod failed"; return 1; }
+	line=$(log_since "$mark" | grep 'rmigration: unloaded:' | tail -n 1)
+	[[ $line =~ unloaded:\ ([0-9]+)\ works\ queued,\ ([0-9]+)\ run ]] || { ktap_print_msg "no unload line"; return 1; }
+	q=${BASH_REMATCH[1]} r=${BASH_REMATCH[2]}
+	ktap_print_msg "unload after the loop ended: $q works queued, $r run"
+	[ "$q" = "$r" ] && [ "$q" -ge 5 ]
+}
+ktap_check "a thread kept off its CPU since the load: works queued there run before unload, none lost" never_ran
 ktap_check_log "$mark"
 ktap_finished

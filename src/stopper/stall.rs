@@ -15,10 +15,10 @@
 //!
 //! A work that has started can be kept waiting too: a participant of a
 //! multi-CPU stop sleeps until its partners' works start, and may be woken
-//! to find its CPU taken. When no work waits behind it, such a work is
-//! reported once its thread was seen kept off its CPU (on the runqueue,
-//! another task running) for the bound; the episode ends when the
-//! watchdog sees the thread run again.
+//! to find its CPU taken. Unless a work waiting behind it is reported
+//! (that report names it), such a work is reported once its thread was
+//! seen kept off its CPU (on the runqueue, another task running) for the
+//! bound; the episode ends when the watchdog sees the thread run again.
 //!
 //! A watchdog (a delayed work of `src/ffi.c`) looks every half bound while
 //! any work is queued or running, and stops looking when none is: an idle
@@ -27,7 +27,8 @@
 //! the task on the CPU). The watchdog never reports the CPU it runs on:
 //! there it runs only by the fair server's reserve, and would read
 //! itself as the task on that CPU; it moves to another CPU and looks again
-//! at once.
+//! 20 ms later. (With no other CPU online it reports from there, without
+//! naming the task.)
 
 use super::{
     stopper,
@@ -163,8 +164,8 @@ struct Look {
     held: Option<u64>,
     /// Nothing of ours waits on this CPU: its stopper is enabled, nothing
     /// is queued or running, no stall is reported, the thread sleeps, and
-    /// the CPU is a housekeeping CPU for workqueues (`isolcpus=`,
-    /// `nohz_full=`). (A busy real-time task with no work of ours there
+    /// the CPU is a housekeeping CPU (not isolated: `isolcpus=`,
+    /// `nohz_full=`, cpuset isolated partitions). (A busy real-time task with no work of ours there
     /// cannot be seen.)
     calm: bool,
 }
@@ -191,15 +192,16 @@ impl Stopper {
             && inner.stall_since.is_none()
             && inner.held.is_none()
             && !thread_runnable(self.cpu)
-            && sched::housekeeping_wq(self.cpu);
+            && sched::housekeeping(self.cpu);
         let mut held = None;
         match (kept, inner.held) {
             (Some(id), Some(h)) if h.id == id && h.switches == switches => {
-                // Reported unless a work waiting behind it is reported:
-                // that report names the running work too.
+                // Reported unless a work waiting behind it is reported, or
+                // is about to be: that report names the running work too.
                 if !h.reported
                     && now.saturating_sub(h.since) >= bound
                     && inner.stall_since.is_none()
+                    && !overdue
                 {
                     held = Some(id);
                 }
@@ -482,13 +484,20 @@ unsafe extern "C" fn rmigration_rs_watchdog(cpu: *mut c_int) -> c_ulong {
             move_off = true;
             continue;
         }
+        // With no other CPU online, a stall of this one is reported from
+        // here, without the task there: it would read as this watchdog.
+        let read = |while_kept_off| {
+            if s.cpu == here {
+                Err(EBUSY)
+            } else {
+                holder(s.cpu, while_kept_off)
+            }
+        };
         if let Some(id) = look.held {
-            let holder = holder(s.cpu, true);
-            s.report_held(id, &holder);
+            s.report_held(id, &read(true));
         }
         if look.overdue {
-            let holder = holder(s.cpu, false);
-            s.report(sched::now_ns(), bound, &holder);
+            s.report(sched::now_ns(), bound, &read(false));
         }
     }
     let next = if move_off {
@@ -515,12 +524,18 @@ unsafe extern "C" fn rmigration_rs_watchdog(cpu: *mut c_int) -> c_ulong {
     0
 }
 
-/// The first online CPU after `cpu` (wrapping), other than `cpu`.
+/// The first online CPU after `cpu` (wrapping), other than `cpu`: a
+/// housekeeping one if there is one.
 fn next_online(cpu: CpuId) -> Option<CpuId> {
     let n = nr_cpu_ids();
-    (1..n)
-        .filter_map(|d| CpuId::from_u32((cpu.as_u32() + d) % n))
-        .find(|&c| sched::cpu_online(c))
+    let after = || {
+        (1..n)
+            .filter_map(move |d| CpuId::from_u32((cpu.as_u32() + d) % n))
+            .filter(|&c| sched::cpu_online(c))
+    };
+    after()
+        .find(|&c| sched::housekeeping(c))
+        .or_else(|| after().next())
 }
 
 /// The watchdog's owner: stops it for good when dropped, after the hooks
