@@ -49,9 +49,18 @@ if [ "$flavour" = main ] && debian_headers "${KDIR:-}"; then
 	exit 0
 fi
 
+# One copy of the sources per checkout and kernel: tar keeps the sources'
+# times, so a copy shared by two checkouts could keep the objects built
+# from the other one's sources when those are newer than ours (make sees
+# nothing newer), and they could overwrite each other's module between a
+# build and a VM's insmod.
+copy_dir() { echo "$1/rmigration-module-$(printf '%s' "$TOP" | sha1sum | cut -c1-8)"; }
+
 if [ "$flavour" = stock ]; then
 	kdir=$("$TOP/scripts/stock.sh" kdir)
-	dest=$(dirname "$(dirname "$kdir")")/module
+	# Once shared by every checkout: a stock suite ran a module built
+	# from another checkout's older sources.
+	dest=$(copy_dir "$(dirname "$(dirname "$kdir")")")
 	mkdir -p "$dest"
 	exec 9>"$dest.lock"
 	flock 9
@@ -72,11 +81,7 @@ fi
 if [ "$flavour" = debug ]; then
 	user_programs
 	kdir=$("$TOP/scripts/kernel.sh" debug)
-	# One copy per checkout: tar keeps the sources' times, so a copy
-	# shared by two checkouts could keep the objects of the other one's
-	# newer sources (make sees nothing newer), and they could overwrite
-	# each other's module between a build and a VM's insmod.
-	dest=$kdir/rmigration-module-$(printf '%s' "$TOP" | sha1sum | cut -c1-8)
+	dest=$(copy_dir "$kdir")
 	mkdir -p "$dest"
 	exec 9>"$dest.lock"
 	flock 9
