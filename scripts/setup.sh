@@ -146,6 +146,8 @@ qemu() {
 host_packages
 qemu
 private_apt
+# herd7 for tests/litmus.sh: sid's, unpacked under $TOOLS.
+"$(dirname "$0")/herd7.sh" >&2
 # A Debian headers tree (make module KDIR=/lib/modules/$(uname -r)/build on a
 # Debian machine): everything else is built in a trixie root by
 # scripts/stock.sh, with the toolchain that kernel records.
