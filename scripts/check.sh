@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0
 #
-# The whole test suite, in 4-vCPU VMs: the kselftests of tests/ on the
+# The whole test suite: the litmus tests of the lockless handshakes on the
+# host (tests/litmus.sh, herd7), then, in 4-vCPU VMs, the kselftests of tests/ on the
 # main test kernel (and, in two 2-vCPU VMs of it, the module without
 # debugfs and the lockdep report of a lock held around a wait), then the
 # torture run and the fuzzing (and the stopper tests) on the debug kernel
@@ -66,6 +67,22 @@ if ! "$TOP/scripts/build.sh"; then
 	failed=1
 	summary
 fi
+# The litmus tests of the lockless handshakes, on the host (herd7).
+if [ $# -eq 0 ]; then
+	lit=$(run_file check-litmus)
+	log "litmus tests of the lockless handshakes (herd7, on the host)"
+	"$TOP/tests/litmus.sh" | tee "$lit"
+	rc=${PIPESTATUS[0]}
+	count "$lit"
+	if [ "$rc" = 4 ]; then
+		echo "ok the litmus tests # SKIP $(grep -m1 -o 'SKIP.*' "$lit" | sed 's/^SKIP *//')"
+		skipped=$((skipped + 1))
+	elif [ "$rc" != 0 ] && ! grep -q '^not ok' "$lit"; then
+		echo "not ok the litmus runner exited with status $rc"
+		failed=$((failed + 1))
+	fi
+fi
+
 if [ "$stock" = 1 ] && ! progress "preparing Debian's stock kernel" wait "$stock_pid"; then
 	echo "not ok Debian's stock kernel or its module could not be made (log: $out/stock-prepare.log)"
 	failed=$((failed + 1)) stock=0

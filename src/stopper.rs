@@ -177,7 +177,9 @@ pub(crate) struct Done {
     todo: Atomic<i32>,
     /// Set once every work is done, before `completion` is completed: a
     /// caller may spin on it, but must still wait for `completion` before
-    /// `Done` goes away.
+    /// it reads `ret` and before `Done` goes away. Relaxed: it only tells
+    /// a spinning caller to stop spinning; `ret` is ordered by the
+    /// completion's lock (`tests/litmus/Done_wait.litmus`).
     finished: Atomic<bool>,
     #[pin]
     completion: sched::Completion,
@@ -212,7 +214,7 @@ impl Done {
         // Fully ordered, as `atomic_dec_and_test()`: the last one sees
         // every result stored before.
         if done.todo.fetch_sub(1, Full) == 1 {
-            done.finished.store(true, Release);
+            done.finished.store(true, Relaxed);
             done.completion.complete_all();
         }
     }
@@ -253,9 +255,10 @@ impl Done {
             .then(|| self.ret.load(Relaxed))
     }
 
-    /// Whether every work is done (the caller must still [`Done::wait_all`]).
+    /// Whether every work is done: a hint for a spinning caller, which
+    /// must still [`Done::wait_all`] before it reads the result.
     pub(crate) fn finished(&self) -> bool {
-        self.finished.load(Acquire)
+        self.finished.load(Relaxed)
     }
 
     /// Waits until every work is done and returns the result.
@@ -495,7 +498,9 @@ impl Stopper {
         let mut inner = self.inner.lock();
         inner.enabled = enabled;
         // INVARIANT: Written with the lock held, as `inner.enabled`.
-        self.enabled.store(enabled, Release);
+        // Relaxed: read without the lock only as a hint; `push()` decides
+        // under the lock (`tests/litmus/queue_lockstep.litmus`).
+        self.enabled.store(enabled, Relaxed);
     }
 
     /// Whether nothing is queued or running.
@@ -633,7 +638,7 @@ pub(crate) unsafe fn queue_lockstep(works: &mut [(CpuId, rmigration_work)]) -> R
     // (load and unload, which no caller overlaps: [`stopper()`]): one
     // found enabled is still enabled when its work is queued.
     for &(cpu, _) in works.iter() {
-        if !stopper(cpu).is_some_and(|s| s.enabled.load(Acquire)) {
+        if !stopper(cpu).is_some_and(|s| s.enabled.load(Relaxed)) {
             return Err(ENOENT);
         }
     }
