@@ -19,6 +19,7 @@
 #include <linux/sched.h>
 #include <linux/sched/isolation.h>
 #include <linux/seq_file.h>
+#include <linux/slab.h>
 #include <linux/uaccess.h>
 #include <linux/workqueue.h>
 #include <linux/completion.h>
@@ -197,7 +198,7 @@ void rmigration_watchdog_stop(void)
 static int debug_irqs_on_cpu = -1;
 module_param(debug_irqs_on_cpu, int, 0644);
 MODULE_PARM_DESC(debug_irqs_on_cpu,
-		 "Testing only: the participant on this CPU keeps its interrupts on in multi-CPU stops (default: -1, none)");
+		 "Testing only: the participant on this CPU keeps its interrupts on in every multi-CPU stop, C API ones too (default: -1, none)");
 
 int rmigration_debug_irqs_on_cpu(void)
 {
@@ -207,22 +208,30 @@ int rmigration_debug_irqs_on_cpu(void)
 /*
  * The self-check of the multi-CPU hooks (src/hooks/multi.rs): from RUN,
  * an interrupt is sent to each other participant; it runs there only once
- * that participant has its interrupts on again. One call_single_data per
- * target CPU: a CPU takes part in one stop at a time, and one sender per
- * stop probes it; a probe still in flight is refused (-EBUSY).
+ * that participant has its interrupts on again. Each stop has its own
+ * call_single_data, one per possible CPU, freed only once every probe
+ * sent has run: none is reused while in flight.
  */
 void rmigration_rs_irq_probe(void *info);
-
-static DEFINE_PER_CPU(call_single_data_t, rmigration_probe_csd);
 
 static void rmigration_irq_probe_fn(void *info)
 {
 	rmigration_rs_irq_probe(info);
 }
 
-int rmigration_irq_probe(unsigned int cpu, void *info)
+void *rmigration_irq_probes_alloc(void)
 {
-	call_single_data_t *csd = per_cpu_ptr(&rmigration_probe_csd, cpu);
+	return kcalloc(nr_cpu_ids, sizeof(call_single_data_t), GFP_KERNEL);
+}
+
+void rmigration_irq_probes_free(void *csds)
+{
+	kfree(csds);
+}
+
+int rmigration_irq_probe(void *csds, unsigned int cpu, void *info)
+{
+	call_single_data_t *csd = (call_single_data_t *)csds + cpu;
 
 	INIT_CSD(csd, rmigration_irq_probe_fn, info);
 	return smp_call_function_single_async(cpu, csd);

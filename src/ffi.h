@@ -46,8 +46,13 @@ unsigned int rmigration_stall_timeout_ms(void);
 void rmigration_watchdog_arm(unsigned long ms);
 void rmigration_watchdog_stop(void);
 
-/* The self-check of the multi-CPU hooks: an interrupt to @cpu. */
-int rmigration_irq_probe(unsigned int cpu, void *info);
+/*
+ * The self-check of the multi-CPU hooks: an interrupt to @cpu, with the
+ * call_single_data of @cpu in @csds (one per possible CPU).
+ */
+void *rmigration_irq_probes_alloc(void);
+void rmigration_irq_probes_free(void *csds);
+int rmigration_irq_probe(void *csds, unsigned int cpu, void *info);
 int rmigration_debug_irqs_on_cpu(void);
 
 struct rmigration_task_info {

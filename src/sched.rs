@@ -328,17 +328,57 @@ pub(crate) fn hard_irq_disable(_irqs: &LocalInterruptDisabled) {
     unsafe { ffi_bindings::rmigration_hard_irq_disable() }
 }
 
-/// Sends an interrupt to `cpu` that calls the module's
-/// `rmigration_rs_irq_probe(info)` there (`smp_call_function_single_async()`);
-/// `EBUSY` if the previous probe of `cpu` has not run yet.
+/// The interrupts of one self-check (`call_single_data`, one per possible
+/// CPU), each calling the module's `rmigration_rs_irq_probe(info)` on its
+/// CPU (`smp_call_function_single_async()`).
 ///
-/// # Safety
+/// # Invariants
 ///
-/// `info` must stay valid until `rmigration_rs_irq_probe(info)` has
-/// returned on `cpu`.
-pub(crate) unsafe fn irq_probe(cpu: CpuId, info: *mut c_void) -> Result {
-    // SAFETY: A possible CPU; `info` lives long enough (safety requirements).
-    to_result(unsafe { ffi_bindings::rmigration_irq_probe(cpu.into(), info) })
+/// `csds` is an allocation of `rmigration_irq_probes_alloc()`.
+pub(crate) struct IrqProbeCsds {
+    csds: NonNull<c_void>,
+}
+
+// SAFETY: `send` may be called from any CPU, at once for different CPUs
+// (each `call_single_data` is its CPU's), as its rules require.
+unsafe impl Sync for IrqProbeCsds {}
+
+// SAFETY: The allocation may be freed from any task.
+unsafe impl Send for IrqProbeCsds {}
+
+impl IrqProbeCsds {
+    /// One `call_single_data` per possible CPU.
+    pub(crate) fn new() -> Result<Self> {
+        // SAFETY: Process context.
+        let csds = NonNull::new(unsafe { ffi_bindings::rmigration_irq_probes_alloc() });
+        // INVARIANT: Allocated just now.
+        Ok(Self {
+            csds: csds.ok_or(ENOMEM)?,
+        })
+    }
+
+    /// Sends the interrupt of `cpu`.
+    ///
+    /// # Safety
+    ///
+    /// The interrupt of `cpu` must not be in flight, and `info` must stay
+    /// valid until `rmigration_rs_irq_probe(info)` has returned on `cpu`;
+    /// `self` must not be dropped before that either.
+    pub(crate) unsafe fn send(&self, cpu: CpuId, info: *mut c_void) -> Result {
+        // SAFETY: A possible CPU, its `call_single_data` not in flight, and
+        // `info` lives long enough (safety requirements).
+        to_result(unsafe {
+            ffi_bindings::rmigration_irq_probe(self.csds.as_ptr(), cpu.into(), info)
+        })
+    }
+}
+
+impl Drop for IrqProbeCsds {
+    fn drop(&mut self) {
+        // SAFETY: Allocated by `rmigration_irq_probes_alloc()` (type
+        // invariants); no interrupt in flight (`send`'s rules).
+        unsafe { ffi_bindings::rmigration_irq_probes_free(self.csds.as_ptr()) };
+    }
 }
 
 /// The CPU whose participant keeps its interrupts on (module parameter

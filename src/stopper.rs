@@ -211,8 +211,9 @@ impl Done {
         if ret != 0 {
             done.ret.store(ret, Relaxed);
         }
-        // Fully ordered, as `atomic_dec_and_test()`: the last one sees
-        // every result stored before.
+        // The last one sees every result stored before: Release would do
+        // (tests/litmus/Done_signal.litmus), Relaxed would not; fully
+        // ordered, as `atomic_dec_and_test()`.
         if done.todo.fetch_sub(1, Full) == 1 {
             done.finished.store(true, Relaxed);
             done.completion.complete_all();

@@ -72,10 +72,13 @@ fn cpu_limit() -> u32 {
     nr_cpu_ids().min(64)
 }
 
-/// How long the test function holds RUN, at most, for its interrupts to
-/// the other participants, in ns: one that runs meanwhile finds a
-/// participant with its interrupts on. (Under TCG with one host thread,
-/// sending the interrupt makes QEMU switch to the target vCPU.)
+/// How long the test function holds RUN for its interrupts to the other
+/// participants, in ns: one that runs meanwhile finds a participant with
+/// its interrupts on. A healthy participant cannot take it before EXIT,
+/// so every stop that passes holds RUN, with interrupts off on every
+/// participant, for this long: a cost of the test hooks only. (Under TCG
+/// with one host thread, sending the interrupt makes QEMU switch to the
+/// target vCPU.)
 const PROBE_WAIT_NS: u64 = 5_000_000;
 
 /// The interrupts the test function sends from RUN to the other
@@ -89,9 +92,26 @@ struct Probes {
     early: Atomic<u32>,
     /// The CPU of the last of those.
     early_cpu: Atomic<u32>,
+    /// Probes that could not be sent, and the CPU of the last of those.
+    unsent: Atomic<u32>,
+    unsent_cpu: Atomic<u32>,
+    /// This stop's own `call_single_data`: none is reused while in flight.
+    csds: sched::IrqProbeCsds,
 }
 
 impl Probes {
+    fn new() -> Result<Self> {
+        Ok(Self {
+            in_run: Atomic::new(false),
+            pending: Atomic::new(0),
+            early: Atomic::new(0),
+            early_cpu: Atomic::new(0),
+            unsent: Atomic::new(0),
+            unsent_cpu: Atomic::new(0),
+            csds: sched::IrqProbeCsds::new()?,
+        })
+    }
+
     /// Sends one to each CPU of `targets`, and holds RUN until one runs
     /// there (a participant with its interrupts on), every one has, or
     /// [`PROBE_WAIT_NS`] have passed.
@@ -100,10 +120,13 @@ impl Probes {
         for cpu in targets {
             self.pending.fetch_add(1, Relaxed);
             let info = ptr::from_ref(self).cast_mut().cast::<c_void>();
-            // SAFETY: `self` lives until the probe has run: `settle()`
-            // waits for it before its `Seen` goes away.
-            if unsafe { sched::irq_probe(cpu, info) }.is_err() {
+            // SAFETY: Each CPU is sent one probe, and `self`, with its
+            // `call_single_data`, lives until every probe sent has run:
+            // its drop waits for them (`settle()`).
+            if unsafe { self.csds.send(cpu, info) }.is_err() {
                 self.pending.fetch_sub(1, Relaxed);
+                self.unsent_cpu.store(cpu.as_u32(), Relaxed);
+                self.unsent.fetch_add(1, Relaxed);
             }
         }
         let start = sched::now_ns();
@@ -116,14 +139,20 @@ impl Probes {
         self.in_run.store(false, Release);
     }
 
-    /// Waits until every probe sent has run (its participant has its
-    /// interrupts on again once the stop is over); returns the CPU of one
-    /// that ran during RUN, if any did.
-    fn settle(&self) -> Option<u32> {
+    /// Waits until every probe sent has run. Bounded: a probe runs as soon
+    /// as its participant has its interrupts on again, at EXIT, which the
+    /// stop has waited for (and a CPU going offline runs its queue first).
+    fn settle(&self) {
         while self.pending.load(Acquire) != 0 {
             fsleep(Delta::from_micros(10));
         }
-        (self.early.load(Relaxed) != 0).then(|| self.early_cpu.load(Relaxed))
+    }
+}
+
+impl Drop for Probes {
+    fn drop(&mut self) {
+        // The probes in flight use `self` and its `call_single_data`.
+        self.settle();
     }
 }
 
@@ -141,7 +170,9 @@ unsafe extern "C" fn rmigration_rs_irq_probe(info: *mut c_void) {
         p.early_cpu.store(CpuId::current().as_u32(), Relaxed);
         p.early.fetch_add(1, Relaxed);
     }
-    // The last access: `p` may go away once it is seen.
+    // The last access: `p` may go away once it is seen, as an `Arc` may
+    // once its count is dropped (the kernel does not touch the
+    // `call_single_data` after calling us either).
     p.pending.fetch_sub(1, Release);
 }
 
@@ -161,20 +192,15 @@ struct Seen {
 }
 
 impl Seen {
-    fn new(participants: Option<u64>) -> Self {
-        Self {
+    fn new(participants: Option<u64>) -> Result<Self> {
+        Ok(Self {
             ran_on: Atomic::new(0),
             stopped: Atomic::new(0),
             bad: Atomic::new(0),
             participants,
             probing: Atomic::new(false),
-            probes: Probes {
-                in_run: Atomic::new(false),
-                pending: Atomic::new(0),
-                early: Atomic::new(0),
-                early_cpu: Atomic::new(0),
-            },
-        }
+            probes: Probes::new()?,
+        })
     }
 
     /// The test function: runs in RUN on an active CPU.
@@ -187,10 +213,13 @@ impl Seen {
         if !self.probing.xchg(true, Relaxed) {
             // The online CPUs stay what they are: the caller holds
             // `cpus_read_lock()`.
-            let targets = (0..cpu_limit())
+            let targets = (0..nr_cpu_ids())
                 .filter_map(CpuId::from_u32)
                 .filter(|&c| c != cpu && sched::cpu_online(c))
-                .filter(|&c| self.participants.is_none_or(|p| p & (1 << c.as_u32()) != 0));
+                .filter(|&c| {
+                    self.participants
+                        .is_none_or(|p| c.as_u32() < 64 && p & (1 << c.as_u32()) != 0)
+                });
             self.probes.send(targets);
         }
         let ok = sched::irqs_disabled()
@@ -205,17 +234,26 @@ impl Seen {
     }
 
     /// After the stop: waits for the probes; `EIO` (and a log line) if one
-    /// ran during RUN.
+    /// ran during RUN, or could not be sent.
     fn probes_ok(&self, hook: &str) -> Result {
-        let Some(cpu) = self.probes.settle() else {
+        let p = &self.probes;
+        p.settle();
+        if p.early.load(Relaxed) != 0 {
+            pr_err!(
+                "{}: self-check: an interrupt ran on CPU {} during RUN: its participant had its interrupts on\n",
+                hook,
+                p.early_cpu.load(Relaxed)
+            );
+        } else if p.unsent.load(Relaxed) != 0 {
+            pr_err!(
+                "{}: self-check: no interrupt could be sent to CPU {}\n",
+                hook,
+                p.unsent_cpu.load(Relaxed)
+            );
+        } else {
             return Ok(());
-        };
+        }
         self.bad.fetch_add(1, Relaxed);
-        pr_err!(
-            "{}: self-check: an interrupt ran on CPU {} during RUN: its participant had its interrupts on\n",
-            hook,
-            cpu
-        );
         Err(EIO)
     }
 
@@ -279,7 +317,7 @@ impl MultiHooks {
             CpuId::from_u32(c1).ok_or(EINVAL)?,
             CpuId::from_u32(c2).ok_or(EINVAL)?,
         );
-        let seen = Seen::new(Some((1 << c1) | (1 << c2)));
+        let seen = Seen::new(Some((1 << c1) | (1 << c2)))?;
         let start = sched::now_ns();
         let run = |ls: &Lockstep<'_>| seen.run(ls);
         let ret = multi::stop_two_cpus_with(cpu1, cpu2, c"stop_two_cpus hook", &run, true);
@@ -322,7 +360,7 @@ impl MultiHooks {
     /// of the list.
     pub(super) fn stop_machine(&self, input: &[u8]) -> Result {
         let active = parse::cpulist(input, cpu_limit())?;
-        let seen = Seen::new(None);
+        let seen = Seen::new(None)?;
         let start = sched::now_ns();
         let run = |ls: &Lockstep<'_>| seen.run(ls);
         let ret = multi::stop_machine_with(

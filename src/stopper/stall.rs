@@ -446,12 +446,12 @@ const MOVE_MS: c_ulong = 20;
 /// to a calm CPU, or to the next online one, and looks again in
 /// [`MOVE_MS`] (with no other CPU online, it reports from here).
 ///
-/// A queuer reads [`ARMED`] under its stopper's lock after adding its
-/// work, and arms the watchdog if it is clear. Here `ARMED` is cleared
-/// before every list is looked at again under its lock: either that look
-/// sees the work, or the queuer's lock section came after it, and the
-/// queuer sees `ARMED` clear and arms. The two lock sections order it;
-/// the clearing itself may be relaxed
+/// A queuer reads [`ARMED`] in the lock section of its stopper in which
+/// it adds its work, and arms the watchdog if it is clear. Here `ARMED`
+/// is cleared before every list is looked at again under its lock: either
+/// that look sees the work, or the queuer's lock section came after it,
+/// and the queuer sees `ARMED` clear and arms. The two lock sections
+/// order it; the clearing itself may be relaxed
 /// (`tests/litmus/rmigration_rs_watchdog.litmus`).
 ///
 /// # Safety
@@ -461,7 +461,9 @@ const MOVE_MS: c_ulong = 20;
 unsafe extern "C" fn rmigration_rs_watchdog(cpu: *mut c_int) -> c_ulong {
     let Some(bound) = bound_ns() else {
         // Reports are off: stop looking. A queuer that sees `ARMED` clear
-        // later arms again, and finds reports off, or on again.
+        // later arms again, and finds reports off, or on again. (Nothing
+        // needs ordering here: a work queued meanwhile is only watched
+        // once reports are on and a queuer arms.)
         ARMED.xchg(false, Relaxed);
         return 0;
     };
