@@ -230,10 +230,13 @@ guest() {
 	local mod=$1 src
 	shift
 	src=$(kernel_src) || die "no kernel source: run scripts/setup.sh"
-	echo "KTAP_HELPERS=$src/tools/testing/selftests/kselftest/ktap_helpers.sh" \
-		"RMIGRATION_KO=$mod/rmigration.ko" \
-		"RMIGRATION_CLIENT_KO=$mod/tests/modules/rmigration_client/rmigration_client.ko" \
-		"RMIGRATION_BENCH_KO=$mod/tests/modules/rmigration_bench/rmigration_bench.ko" \
+	# The directory once, in a variable: the command rides on the guest
+	# kernel's command line (COMMAND_LINE_SIZE, 2048 bytes on x86).
+	echo "M=$mod;" \
+		"KTAP_HELPERS=$src/tools/testing/selftests/kselftest/ktap_helpers.sh" \
+		"RMIGRATION_KO=\$M/rmigration.ko" \
+		"RMIGRATION_CLIENT_KO=\$M/tests/modules/rmigration_client/rmigration_client.ko" \
+		"RMIGRATION_BENCH_KO=\$M/tests/modules/rmigration_bench/rmigration_bench.ko" \
 		"RMIGRATION_STARVE_RATES=0" \
 		"tests/runner.sh rmigration_distro.sh ${*:-$STOCK_TESTS}"
 }

@@ -37,6 +37,12 @@ set -euo pipefail
 
 [ $# -eq 4 ] || die "usage: $0 KDIR CPUS TIMEOUT COMMAND"
 kdir=$1 cpus=$2 limit=$3 cmd=$4
+# The command goes base64-encoded, twice (here and by vng), on the guest
+# kernel's command line, 2048 bytes in all on x86 with vng's own options:
+# a stock suite's command of 762 bytes overflowed it, and the guest died
+# at boot before its console could end QEMU (687 bytes had booted).
+[ ${#cmd} -le 700 ] ||
+	die "the guest command is ${#cmd} bytes, over 700: with vng's options it would not fit the guest kernel's command line (2048 bytes)"
 name=${VM_NAME:-vm-${cpus}vcpus}
 console=${VM_CONSOLE:-$(run_file "console-$name")}
 
