@@ -504,10 +504,10 @@ impl Stopper {
         self.enabled.store(enabled, Relaxed);
     }
 
-    /// Whether nothing is queued or running.
-    fn idle(&self) -> bool {
+    /// Whether works are queued or running (for the stall watchdog too).
+    fn busy(&self) -> bool {
         let inner = self.inner.lock();
-        inner.works.is_empty() && inner.running.is_none()
+        !inner.works.is_empty() || inner.running.is_some()
     }
 
     /// Disables queueing, then sleeps until the thread has run every work
@@ -517,7 +517,7 @@ impl Stopper {
     /// stall).
     fn disable_and_drain(&self) {
         self.set_enabled(false);
-        while !self.idle() {
+        while self.busy() {
             fsleep(Delta::from_millis(1));
         }
     }

@@ -309,12 +309,6 @@ impl Stopper {
         inner.stats.stalls += 1;
     }
 
-    /// Whether works are queued or running.
-    fn busy(&self) -> bool {
-        let inner = self.inner.lock();
-        !inner.works.is_empty() || inner.running.is_some()
-    }
-
     /// Reports the running work `id` if its thread is still kept off its
     /// CPU, with `holder`, the task read on the CPU; under the lock, as
     /// [`Stopper::report`].
