@@ -19,8 +19,9 @@
 #   scripts/stock.sh guest MODDIR [TEST...]
 #                                     prints the guest command of the suite
 #   scripts/stock.sh suite [TEST...]  the kselftests on the stock kernel, in a
-#                                     4-vCPU VM, with the module built for it
-#                                     (scripts/build.sh stock); KTAP output
+#                                     4-vCPU VM (STOCK_VCPUS), with the module
+#                                     built for it (scripts/build.sh stock);
+#                                     KTAP output
 #
 # Debian's linux-headers of a Rust kernel lack what a Rust module is built
 # against: rust/*.rmeta, rust/*.so (the kernel crate, its macros),
@@ -248,7 +249,7 @@ suite() {
 	local vmlinuz mod
 	vmlinuz=$("$0" vmlinuz)
 	mod=$("$TOP/scripts/build.sh" stock)
-	VM_NAME=stock flock -s "$QUIET_LOCK" "$TOP/scripts/vm.sh" "$vmlinuz" 4 \
+	VM_NAME=stock flock -s "$QUIET_LOCK" "$TOP/scripts/vm.sh" "$vmlinuz" "${STOCK_VCPUS:-4}" \
 		"${RMIGRATION_VM_TIMEOUT:-1500}" "$(guest "$mod" "$@")"
 }
 

@@ -20,6 +20,7 @@
 #include <linux/sched/isolation.h>
 #include <linux/seq_file.h>
 #include <linux/slab.h>
+#include <linux/string.h>
 #include <linux/uaccess.h>
 #include <linux/workqueue.h>
 #include <linux/completion.h>
@@ -573,16 +574,17 @@ static void *rmigration_hooks;
 static ssize_t rmigration_hook_write(struct file *file, const char __user *ubuf,
 				     size_t len, loff_t *ppos)
 {
-	char buf[RMIGRATION_HOOK_INPUT_MAX];
 	int id = (long)file_inode(file)->i_private;
 	ssize_t ret;
+	char *buf;
 
-	if (len >= sizeof(buf))
+	if (len >= RMIGRATION_HOOK_INPUT_MAX)
 		return -EINVAL;
-	if (copy_from_user(buf, ubuf, len))
-		return -EFAULT;
-	buf[len] = '\0';
+	buf = memdup_user_nul(ubuf, len);
+	if (IS_ERR(buf))
+		return PTR_ERR(buf);
 	ret = rmigration_rs_hook_write(rmigration_hooks, id, buf, len);
+	kfree(buf);
 	return ret < 0 ? ret : len;
 }
 

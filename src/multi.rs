@@ -83,6 +83,7 @@ use crate::{
         rmigration_done,
         rmigration_work, //
     },
+    cpus::CpuSet,
     sched,
     stopper::{
         self,
@@ -263,23 +264,13 @@ impl Machine {
     }
 }
 
-/// Sets `bits` in `a`, relaxed (`atomic64_or()`; the kernel crate's
-/// atomics have no `fetch_or` yet): setting the same bit twice leaves it
-/// set, where an addition would carry into the next.
-pub(crate) fn or_bits(a: &Atomic<u64>, bits: u64) {
-    let mut old = a.load(Relaxed);
-    while let Err(now) = a.cmpxchg(old, old | bits, Relaxed) {
-        old = now;
-    }
-}
-
 /// Which CPUs of a stop run `run()`.
 #[derive(Clone, Copy)]
 pub(crate) enum Active<'a> {
     /// This one.
     One(CpuId),
-    /// Those whose bit is set (CPUs 0 to 63).
-    Bits(u64),
+    /// Those of a set.
+    Set(&'a CpuSet),
     /// Those of a CPU mask.
     Mask(SharedMask<'a>),
 }
@@ -288,7 +279,7 @@ impl Active<'_> {
     fn has(self, cpu: CpuId) -> bool {
         match self {
             Active::One(c) => c == cpu,
-            Active::Bits(b) => cpu.as_u32() < 64 && b & (1 << cpu.as_u32()) != 0,
+            Active::Set(s) => s.has(cpu),
             Active::Mask(m) => m.0.test(cpu),
         }
     }
@@ -353,8 +344,8 @@ pub(crate) struct Lockstep<'a> {
     broken: Atomic<u32>,
     /// Participants that found their interrupts off in DISABLE_IRQ.
     irqs_off: Atomic<u32>,
-    /// The same, as a bitmap of CPUs 0 to 63.
-    irqs_off_cpus: Atomic<u64>,
+    /// The same, as CPUs.
+    irqs_off_cpus: CpuSet,
 }
 
 impl<'a> Lockstep<'a> {
@@ -363,6 +354,7 @@ impl<'a> Lockstep<'a> {
         name: &'static CStr,
         active: Active<'a>,
         run: RunFn<'a>,
+        irqs_off_cpus: CpuSet,
     ) -> impl PinInit<Self> {
         pin_init!(Self {
             machine: Machine::new(participants),
@@ -380,7 +372,7 @@ impl<'a> Lockstep<'a> {
             begun <- new_condvar!("rmigration_lockstep_begun"),
             broken: Atomic::new(0),
             irqs_off: Atomic::new(0),
-            irqs_off_cpus: Atomic::new(0),
+            irqs_off_cpus,
         })
     }
 }
@@ -397,9 +389,9 @@ impl Lockstep<'_> {
         self.irqs_off.load(Relaxed)
     }
 
-    /// The CPUs (0 to 63) of the participants counted by [`Self::irqs_off`].
-    pub(crate) fn irqs_off_cpus(&self) -> u64 {
-        self.irqs_off_cpus.load(Relaxed)
+    /// The CPUs of the participants counted by [`Self::irqs_off`].
+    pub(crate) fn irqs_off_cpus(&self) -> &CpuSet {
+        &self.irqs_off_cpus
     }
 
     /// The state the machine is in.
@@ -540,9 +532,7 @@ impl Lockstep<'_> {
                     }
                     if sched::irqs_disabled() || lie {
                         self.irqs_off.fetch_add(1, Relaxed);
-                        if cpu.as_u32() < 64 {
-                            or_bits(&self.irqs_off_cpus, 1 << cpu.as_u32());
-                        }
+                        self.irqs_off_cpus.add(cpu);
                     }
                 }
                 State::Run if self.active.has(cpu) => {
@@ -714,7 +704,8 @@ pub(crate) fn stop_two_cpus_with(
         return Err(EINVAL);
     }
     may_stop()?;
-    stack_pin_init!(let ls = Lockstep::new(2, name, Active::One(cpu1), run));
+    let irqs_off_cpus = CpuSet::new()?;
+    stack_pin_init!(let ls = Lockstep::new(2, name, Active::One(cpu1), run, irqs_off_cpus));
     let _cpus = sched::CpusReadGuard::new();
     let (low, high) = if cpu1.as_u32() < cpu2.as_u32() {
         (cpu1, cpu2)
@@ -768,11 +759,13 @@ pub(crate) fn stop_machine_with(
     for cpu in online() {
         works.push(work_on(cpu), GFP_KERNEL)?;
     }
+    let irqs_off_cpus = CpuSet::new()?;
     stack_pin_init!(let ls = Lockstep::new(
         u32::try_from(works.len())?,
         name,
         active,
-        run
+        run,
+        irqs_off_cpus
     ));
     stop_cpus(&mut works, &ls, killable)
 }
@@ -831,13 +824,18 @@ mod tests {
     }
 
     #[test]
-    fn active_cpus() {
+    fn active_cpus() -> Result {
         let (c0, c2) = (CpuId::from_u32(0), CpuId::from_u32(2));
         if let (Some(c0), Some(c2)) = (c0, c2) {
             assert!(Active::One(c0).has(c0));
             assert!(!Active::One(c0).has(c2));
-            assert!(Active::Bits(0b101).has(c2));
-            assert!(!Active::Bits(0b001).has(c2));
+            let mut set = CpuSet::new()?;
+            set.mask_mut().set(c0);
+            assert!(!Active::Set(&set).has(c2));
+            set.add(c2);
+            assert!(Active::Set(&set).has(c2));
+            assert!(Active::Set(&set).has(c0));
         }
+        Ok(())
     }
 }

@@ -23,6 +23,7 @@
 //! `stall_timeout_ms` before the unload began was reported.
 
 mod bindings;
+mod cpus;
 mod hooks;
 mod migrate;
 mod multi;

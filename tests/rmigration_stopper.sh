@@ -44,8 +44,9 @@ bad_inputs() {
 	for in in '\n' 'x' '-1' '+1' '1 2' '0x1' '1.5' '99999999999' '4294967296' "$ncpu" '1\n\n' '1\0'; do
 		expect_write "$DEBUGFS/stop_one_cpu" "$in" "Invalid argument" || return 1
 	done
-	# Over the input limit.
-	expect_write "$DEBUGFS/stop_one_cpu" "$(printf '%0100d' 1)" "Invalid argument"
+	# At the input limit (4096 bytes); one byte less is a valid CPU.
+	expect_write "$DEBUGFS/stop_one_cpu" "$(printf '%04095d' 1)" ok &&
+	expect_write "$DEBUGFS/stop_one_cpu" "$(printf '%04096d' 1)" "Invalid argument"
 }
 ktap_check "malformed or out-of-range input is refused with EINVAL" bad_inputs
 

@@ -18,6 +18,7 @@
 
 use super::parse;
 use crate::{
+    cpus::CpuSet,
     migrate::{
         self,
         SwapOutcome, //
@@ -59,18 +60,6 @@ use kernel::{
         Delta, //
     },
 };
-
-/// The CPUs of a bitmap, for [`CpuList`].
-fn cpus_of(bits: u64) -> impl Iterator<Item = CpuId> + Clone {
-    (0..64u32)
-        .filter(move |c| bits & (1 << c) != 0)
-        .filter_map(CpuId::from_u32)
-}
-
-/// The highest CPU number a hook accepts, plus one: CPU bitmaps are `u64`.
-fn cpu_limit() -> u32 {
-    nr_cpu_ids().min(64)
-}
 
 /// How long the test function holds RUN for its interrupts to the other
 /// participants, in ns: one that runs meanwhile finds a participant with
@@ -179,23 +168,24 @@ unsafe extern "C" fn rmigration_rs_irq_probe(info: *mut c_void) {
 /// What the test function saw, on each CPU it ran on.
 struct Seen {
     /// The CPUs it ran on.
-    ran_on: Atomic<u64>,
-    /// The participants with interrupts off, as it saw them (last run).
-    stopped: Atomic<u64>,
+    ran_on: CpuSet,
+    /// The participants with interrupts off, as the first CPU to run it
+    /// saw them.
+    stopped: CpuSet,
     /// Whether every check held, on every CPU.
     bad: Atomic<u32>,
-    /// The participants (CPUs 0 to 63), or every online CPU if `None`.
-    participants: Option<u64>,
+    /// The participants, or every online CPU if `None`.
+    participants: Option<[CpuId; 2]>,
     /// Whether a CPU sends the probes (the first one to run).
     probing: Atomic<bool>,
     probes: Probes,
 }
 
 impl Seen {
-    fn new(participants: Option<u64>) -> Result<Self> {
+    fn new(participants: Option<[CpuId; 2]>) -> Result<Self> {
         Ok(Self {
-            ran_on: Atomic::new(0),
-            stopped: Atomic::new(0),
+            ran_on: CpuSet::new()?,
+            stopped: CpuSet::new()?,
             bad: Atomic::new(0),
             participants,
             probing: Atomic::new(false),
@@ -206,20 +196,17 @@ impl Seen {
     /// The test function: runs in RUN on an active CPU.
     fn run(&self, ls: &Lockstep<'_>) -> c_int {
         let cpu = CpuId::current();
-        if cpu.as_u32() < 64 {
-            multi::or_bits(&self.ran_on, 1 << cpu.as_u32());
-        }
-        self.stopped.store(ls.irqs_off_cpus(), Relaxed);
+        self.ran_on.add(cpu);
         if !self.probing.xchg(true, Relaxed) {
+            for c in ls.irqs_off_cpus().cpus() {
+                self.stopped.add(c);
+            }
             // The online CPUs stay what they are: the caller holds
             // `cpus_read_lock()`.
             let targets = (0..nr_cpu_ids())
                 .filter_map(CpuId::from_u32)
                 .filter(|&c| c != cpu && sched::cpu_online(c))
-                .filter(|&c| {
-                    self.participants
-                        .is_none_or(|p| c.as_u32() < 64 && p & (1 << c.as_u32()) != 0)
-                });
+                .filter(|c| self.participants.is_none_or(|p| p.contains(c)));
             self.probes.send(targets);
         }
         let ok = sched::irqs_disabled()
@@ -267,21 +254,19 @@ impl Seen {
 }
 
 /// The last call of `stop_two_cpus`.
-#[derive(Clone, Copy)]
 struct TwoRecord {
-    cpus: [u32; 2],
-    ran_on: u64,
+    cpus: [CpuId; 2],
+    ran_on: CpuSet,
     irqs_off: &'static str,
     ret: c_int,
     ns: u64,
 }
 
 /// The last call of `stop_machine`.
-#[derive(Clone, Copy)]
 struct MachineRecord {
-    active: u64,
-    stopped: u64,
-    ran_on: u64,
+    active: CpuSet,
+    stopped: CpuSet,
+    ran_on: CpuSet,
     irqs_off: &'static str,
     ret: c_int,
     ns: u64,
@@ -310,14 +295,14 @@ impl MultiHooks {
     /// `CPU1 CPU2`: stops both, runs the test function on `CPU1`.
     pub(super) fn stop_two_cpus(&self, input: &[u8]) -> Result {
         let [c1, c2] = parse::fields::<2>(input)?;
-        if c1 >= cpu_limit() || c2 >= cpu_limit() || c1 == c2 {
-            return Err(EINVAL);
-        }
         let (cpu1, cpu2) = (
             CpuId::from_u32(c1).ok_or(EINVAL)?,
             CpuId::from_u32(c2).ok_or(EINVAL)?,
         );
-        let seen = Seen::new(Some((1 << c1) | (1 << c2)))?;
+        if cpu1 == cpu2 {
+            return Err(EINVAL);
+        }
+        let seen = Seen::new(Some([cpu1, cpu2]))?;
         let start = sched::now_ns();
         let run = |ls: &Lockstep<'_>| seen.run(ls);
         let ret = multi::stop_two_cpus_with(cpu1, cpu2, c"stop_two_cpus hook", &run, true);
@@ -325,31 +310,35 @@ impl MultiHooks {
         let probed = seen.probes_ok("stop_two_cpus");
         let ret = ret.and_then(|r| probed.map(|()| r));
         let ret = ret.unwrap_or_else(|e| e.to_errno());
-        *self.last_two.lock() = Some(TwoRecord {
-            cpus: [c1, c2],
-            ran_on: seen.ran_on.load(Relaxed),
-            irqs_off: seen.irqs_off(),
+        let ran_only_on_cpu1 = seen.ran_on.weight() == 1 && seen.ran_on.has(cpu1);
+        let irqs_off = seen.irqs_off();
+        // The record it replaces is freed after the unlock.
+        let _old = self.last_two.lock().replace(TwoRecord {
+            cpus: [cpu1, cpu2],
+            ran_on: seen.ran_on,
+            irqs_off,
             ret,
             ns,
         });
         to_result(ret)?;
-        if seen.ran_on.load(Relaxed) != 1 << c1 {
+        if !ran_only_on_cpu1 {
             return Err(EIO);
         }
         Ok(())
     }
 
     pub(super) fn show_two(&self, m: &SeqFile) {
-        let Some(r) = *self.last_two.lock() else {
+        let last = self.last_two.lock();
+        let Some(r) = last.as_ref() else {
             seq_print!(m, "none\n");
             return;
         };
         seq_print!(
             m,
             "cpus={},{} ran_on={} irqs_off={} ret={} ns={}\n",
-            r.cpus[0],
-            r.cpus[1],
-            CpuList(cpus_of(r.ran_on)),
+            r.cpus[0].as_u32(),
+            r.cpus[1].as_u32(),
+            CpuList(r.ran_on.cpus()),
             r.irqs_off,
             r.ret,
             r.ns
@@ -359,12 +348,19 @@ impl MultiHooks {
     /// `CPULIST`: stops every online CPU, runs the test function on those
     /// of the list.
     pub(super) fn stop_machine(&self, input: &[u8]) -> Result {
-        let active = parse::cpulist(input, cpu_limit())?;
+        let mut active = CpuSet::new()?;
+        let mask = active.mask_mut();
+        parse::cpulist(input, nr_cpu_ids(), |cpu| {
+            // Below `nr_cpu_ids`: always a CPU.
+            if let Some(cpu) = CpuId::from_u32(cpu) {
+                mask.set(cpu);
+            }
+        })?;
         let seen = Seen::new(None)?;
         let start = sched::now_ns();
         let run = |ls: &Lockstep<'_>| seen.run(ls);
         let ret = multi::stop_machine_with(
-            Some(multi::Active::Bits(active)),
+            Some(multi::Active::Set(&active)),
             c"stop_machine hook",
             &run,
             true,
@@ -373,32 +369,36 @@ impl MultiHooks {
         let probed = seen.probes_ok("stop_machine");
         let ret = ret.and_then(|r| probed.map(|()| r));
         let ret = ret.unwrap_or_else(|e| e.to_errno());
-        *self.last_machine.lock() = Some(MachineRecord {
+        let ran_on_active = seen.ran_on.is(active.mask());
+        let irqs_off = seen.irqs_off();
+        // The record it replaces is freed after the unlock.
+        let _old = self.last_machine.lock().replace(MachineRecord {
             active,
-            stopped: seen.stopped.load(Relaxed),
-            ran_on: seen.ran_on.load(Relaxed),
-            irqs_off: seen.irqs_off(),
+            stopped: seen.stopped,
+            ran_on: seen.ran_on,
+            irqs_off,
             ret,
             ns,
         });
         to_result(ret)?;
-        if seen.ran_on.load(Relaxed) != active {
+        if !ran_on_active {
             return Err(EIO);
         }
         Ok(())
     }
 
     pub(super) fn show_machine(&self, m: &SeqFile) {
-        let Some(r) = *self.last_machine.lock() else {
+        let last = self.last_machine.lock();
+        let Some(r) = last.as_ref() else {
             seq_print!(m, "none\n");
             return;
         };
         seq_print!(
             m,
             "active={} stopped={} ran_on={} irqs_off={} ret={} ns={}\n",
-            CpuList(cpus_of(r.active)),
-            CpuList(cpus_of(r.stopped)),
-            CpuList(cpus_of(r.ran_on)),
+            CpuList(r.active.cpus()),
+            CpuList(r.stopped.cpus()),
+            CpuList(r.ran_on.cpus()),
             r.irqs_off,
             r.ret,
             r.ns

@@ -41,15 +41,15 @@ pub(crate) fn fields<const N: usize>(input: &[u8]) -> Result<[u32; N]> {
 }
 
 /// Parses a CPU list in the kernel's cpulist format (`0`, `0,2`, `1-3`,
-/// `0,2-3`) into a bitmap of CPUs below `limit` (at most 64).
+/// `0,2-3`) of CPUs below `limit`, and calls `add` for each CPU of it
+/// (once per mention: `0,0` adds CPU 0 twice).
 ///
 /// `EINVAL` for an empty list or element, a reversed range, a CPU at or
 /// over `limit`, or anything but digits, `,` and `-` (and one newline at
-/// the end).
-pub(crate) fn cpulist(input: &[u8], limit: u32) -> Result<u64> {
+/// the end); `add` may have been called for the elements before the bad
+/// one.
+pub(crate) fn cpulist(input: &[u8], limit: u32, mut add: impl FnMut(u32)) -> Result {
     let input = input.strip_suffix(b"\n").unwrap_or(input);
-    let limit = limit.min(64);
-    let mut bits = 0u64;
     for item in input.split(|c| *c == b',') {
         let mut ends = item.splitn(2, |c| *c == b'-');
         let first = field(ends.next().ok_or(EINVAL)?)?;
@@ -60,11 +60,9 @@ pub(crate) fn cpulist(input: &[u8], limit: u32) -> Result<u64> {
         if first > last || last >= limit {
             return Err(EINVAL);
         }
-        for cpu in first..=last {
-            bits |= 1 << cpu;
-        }
+        (first..=last).for_each(&mut add);
     }
-    Ok(bits)
+    Ok(())
 }
 
 #[kunit_tests(rmigration_parse)]
@@ -108,14 +106,27 @@ mod tests {
         }
     }
 
+    /// The CPUs of `input` below `limit`, as a 128-bit bitmap.
+    fn bits(input: &[u8], limit: u32) -> Result<u128> {
+        let mut bits = 0u128;
+        cpulist(input, limit, |cpu| bits |= 1 << cpu)?;
+        Ok(bits)
+    }
+
     #[test]
     fn cpulists() {
-        assert_eq!(cpulist(b"0", 4), Ok(0b1));
-        assert_eq!(cpulist(b"0,2\n", 4), Ok(0b101));
-        assert_eq!(cpulist(b"1-3", 4), Ok(0b1110));
-        assert_eq!(cpulist(b"0,2-3", 4), Ok(0b1101));
-        assert_eq!(cpulist(b"3,0,0", 4), Ok(0b1001));
-        assert_eq!(cpulist(b"63", 100), Ok(1 << 63));
+        assert_eq!(bits(b"0", 4), Ok(0b1));
+        assert_eq!(bits(b"0,2\n", 4), Ok(0b101));
+        assert_eq!(bits(b"1-3", 4), Ok(0b1110));
+        assert_eq!(bits(b"0,2-3", 4), Ok(0b1101));
+        assert_eq!(bits(b"3,0,0", 4), Ok(0b1001));
+        // CPUs past 63 (a `u64` bitmap's end).
+        assert_eq!(bits(b"63", 100), Ok(1 << 63));
+        assert_eq!(bits(b"64", 100), Ok(1 << 64));
+        assert_eq!(
+            bits(b"1,62-65,99", 100),
+            Ok((0b1111 << 62) | (1 << 99) | 0b10)
+        );
         for bad in [
             &b""[..],
             b"\n",
@@ -134,9 +145,10 @@ mod tests {
             b"64",
             b"x",
         ] {
-            assert_eq!(cpulist(bad, 4), Err(EINVAL));
+            assert_eq!(bits(bad, 4), Err(EINVAL));
         }
-        assert_eq!(cpulist(b"64", 100), Err(EINVAL));
+        assert_eq!(bits(b"100", 100), Err(EINVAL));
+        assert_eq!(bits(b"4294967295", u32::MAX), Err(EINVAL));
     }
 
     #[test]
