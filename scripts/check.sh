@@ -163,7 +163,7 @@ if [ "$stock" = 1 ]; then
 		vm stock 4 "$("$TOP/scripts/stock.sh" guest "$smod" $MAIN_TESTS)"
 		# More than 64 CPUs (the main kernel has at most 8): CPUs 64
 		# and up in every hook. The whole threads and multi-CPU suites
-		# take 10 min more at 66 vCPUs (README): not by default.
+		# take 8 min more at 66 vCPUs (README): not by default.
 		VM_MEMORY=3G vm stock-66cpus 66 "$("$TOP/scripts/stock.sh" guest "$smod" rmigration_manycpus.sh)"
 	else
 		echo "not ok the stock kernel or its module could not be made"

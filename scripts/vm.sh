@@ -4,10 +4,12 @@
 # Boots a kernel tree in a virtme-ng VM under QEMU TCG and runs a command in
 # it as root; prints what the command prints and returns its exit status.
 #
-#   [VM_NAME=NAME] [VM_CONSOLE=FILE] [VM_APPEND=ARGS] [VM_MEMORY=SIZE] scripts/vm.sh KDIR CPUS TIMEOUT COMMAND
+#   [VM_NAME=NAME] [VM_CONSOLE=FILE] [VM_APPEND=ARGS] [VM_MEMORY=SIZE] [VM_TSC=OPT]
+#   scripts/vm.sh KDIR CPUS TIMEOUT COMMAND
 #
 # VM_APPEND adds to the guest kernel's command line (e.g. debugfs=off).
 # VM_MEMORY is the guest's memory (default 2G; 66 vCPUs want 3G).
+# VM_TSC is the guest's tsc= option (default reliable, see below).
 # The guest sees the host's / read-only over 9p (so the module and the tests
 # are used from this checkout) with throw-away writable /tmp.
 #
@@ -188,7 +190,7 @@ watcher=$!
 set +e
 timeout -k 10 $((limit + 150)) "$VNG" --run "$kdir" "${kvm[@]}" --force-9p \
 	--qemu "$QEMU" --cpus "$cpus" --memory "${VM_MEMORY:-2G}" --user root --cwd "$TOP" --verbose \
-	--append "ignore_loglevel printk.devkmsg=on tsc=reliable oops=panic unknown_nmi_panic panic_sys_info=tasks,locks${VM_APPEND:+ $VM_APPEND}" \
+	--append "ignore_loglevel printk.devkmsg=on tsc=${VM_TSC:-reliable} oops=panic unknown_nmi_panic panic_sys_info=tasks,locks${VM_APPEND:+ $VM_APPEND}" \
 	--exec "$TOP/scripts/vm-guest.sh $deadline $limit $margin $(printf %s "$cmd" | base64 -w0)" \
 	--qemu-opts="-L $QEMU_ROOT/usr/share/qemu $accel -monitor unix:$tmp/monitor.sock,server=on,wait=off -pidfile $tmp/qemu.pid" \
 	</dev/null 2> >(perl -MPOSIX -ne 'BEGIN { $| = 1 } s/\r//g; print strftime("%T ", localtime), $_' >> "$console") |

@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 
 //! Sets of CPUs of any number: a CPU mask that several CPUs add
-//! themselves to at once ([`CpuSet`]), and the CPUs of a mask in order
-//! ([`cpus_in`]).
+//! themselves to at once ([`CpuSet`]), the CPUs of a mask in order
+//! ([`cpus_in`]), and every CPU number ([`all_cpus`]).
 //!
 //! The hooks and the multi-CPU stops record which CPUs did what; a `u64`
 //! bitmap would stop at CPU 63, where machines have hundreds or thousands
@@ -22,25 +22,36 @@ use kernel::{
     prelude::*,
 };
 
+/// Every possible CPU number, in ascending order: `0..nr_cpu_ids`
+/// (possible CPUs may have gaps: those are not [`CpuId`]s either).
+pub(crate) fn all_cpus() -> impl Iterator<Item = CpuId> + Clone {
+    (0..nr_cpu_ids()).filter_map(CpuId::from_u32)
+}
+
 /// The CPUs of `mask`, in ascending order.
 pub(crate) fn cpus_in(mask: &Cpumask) -> impl Iterator<Item = CpuId> + Clone + '_ {
-    (0..nr_cpu_ids())
-        .filter_map(CpuId::from_u32)
-        .filter(move |&cpu| mask.test(cpu))
+    all_cpus().filter(move |&cpu| mask.test(cpu))
 }
 
 /// A set of CPUs that CPUs may add themselves to at once, as the kernel
-/// does with `cpumask_set_cpu()`, and that anyone may read meanwhile.
+/// does with `cpumask_set_cpu()`, and that anyone may test meanwhile.
+///
+/// Only atomic bit operations reach the mask (`set_bit()`, `test_bit()`):
+/// whole-mask reads such as `cpumask_weight()` would race with an adder,
+/// and a `&mut Cpumask` of an allocated mask (`CONFIG_CPUMASK_OFFSTACK`)
+/// spans `NR_CPUS` bits where only `nr_cpu_ids` were allocated, so
+/// neither is handed out.
 ///
 /// # Invariants
 ///
-/// The mask is written only by [`CpuSet::add`] (an atomic `set_bit()`),
-/// or through `&mut self`.
+/// The mask is accessed only by `cpumask_set_cpu()` and
+/// `cpumask_test_cpu()` of CPUs below `nr_cpu_ids`.
 pub(crate) struct CpuSet(CpumaskVar);
 
 impl CpuSet {
     /// An empty set; allocates with `CONFIG_CPUMASK_OFFSTACK`.
     pub(crate) fn new() -> Result<Self> {
+        // INVARIANT: Nothing accessed it yet.
         Ok(Self(CpumaskVar::new_zero(GFP_KERNEL)?))
     }
 
@@ -56,26 +67,9 @@ impl CpuSet {
         self.0.test(cpu)
     }
 
-    /// How many CPUs are in the set.
-    pub(crate) fn weight(&self) -> u32 {
-        self.0.weight()
-    }
-
-    /// Whether the set holds exactly the CPUs of `mask`.
-    pub(crate) fn is(&self, mask: &Cpumask) -> bool {
-        (0..nr_cpu_ids())
-            .filter_map(CpuId::from_u32)
-            .all(|cpu| self.has(cpu) == mask.test(cpu))
-    }
-
-    /// The set as a mask, to read.
-    pub(crate) fn mask(&self) -> &Cpumask {
-        &self.0
-    }
-
-    /// The set as a mask, to fill in before it is shared.
-    pub(crate) fn mask_mut(&mut self) -> &mut Cpumask {
-        &mut self.0
+    /// Whether both sets hold the same CPUs.
+    pub(crate) fn is(&self, other: &CpuSet) -> bool {
+        all_cpus().all(|cpu| self.has(cpu) == other.has(cpu))
     }
 
     /// Its CPUs, in ascending order.
@@ -88,13 +82,15 @@ impl CpuSet {
 // CPU), and nothing in it is tied to the thread that made it.
 unsafe impl Send for CpuSet {}
 
-// SAFETY: Through `&CpuSet` the mask is only read (`test_bit()`) or
-// written by atomic `set_bit()` (type invariants): concurrent readers and
-// adders are what the kernel's own cpumasks see (`cpumask_set_cpu()`
-// against `cpumask_test_cpu()`), and a reader sees each bit set or not.
+// SAFETY: Through `&CpuSet` the mask is only reached by atomic bit
+// operations (type invariants): `set_bit()` and `test_bit()` may run on
+// the same word at once on several CPUs (`Documentation/atomic_bitops.txt`),
+// and a tester sees each bit set or not.
 unsafe impl Sync for CpuSet {}
 
-// A mask's address is given to C only for the length of a call: the set
-// may move between uses, as a `cpumask_var_t` is copied by value, and a
-// record that holds sets may be replaced under a lock.
+// `CpumaskVar` is `!Unpin` without `CONFIG_CPUMASK_OFFSTACK` only because
+// `Opaque` is: a bitmap has no self-references, and no C code keeps a
+// set's address beyond a call, so a set may move. The records of the
+// hooks, which hold sets, are replaced through a lock guard, which gives
+// `&mut` only to `Unpin` data.
 impl Unpin for CpuSet {}

@@ -133,7 +133,8 @@ size_t rmigration_task_struct_size(void);
 size_t rmigration_thread_stack_size(void);
 
 /* The debugfs hooks: /sys/kernel/debug/rmigration/NAME, handled in Rust. */
-/* A write to a hook is shorter than this: a long CPU list fits. */
+/* A write to a hook is shorter than this: CPU lists of ranges of any
+ * CPUs fit, and lists of single CPUs of up to about 900 of them. */
 #define RMIGRATION_HOOK_INPUT_MAX 4096
 
 struct rmigration_hook_file {

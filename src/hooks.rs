@@ -38,10 +38,7 @@ use crate::{
 };
 use core::ffi::c_void;
 use kernel::{
-    cpu::{
-        nr_cpu_ids,
-        CpuId, //
-    },
+    cpu::CpuId,
     error::to_result,
     new_spinlock,
     prelude::*,
@@ -368,7 +365,7 @@ fn show_stats(m: &SeqFile) {
         m,
         "cpu state    queued       run    enoent    avg_ns    max_ns withdrawn    stalls running\n"
     );
-    for cpu in (0..nr_cpu_ids()).filter_map(CpuId::from_u32) {
+    for cpu in crate::cpus::all_cpus() {
         let Some(s) = stopper::stopper(cpu) else {
             continue;
         };

@@ -267,7 +267,8 @@ pub(crate) fn swap(pid1: u32, pid2: u32) -> Result<SwapOutcome> {
                 EAGAIN.to_errno()
             }
         };
-        let ret = crate::multi::stop_two_cpus_with(cpus[0], cpus[1], c"swap", &still_there, true);
+        let ret =
+            crate::multi::stop_two_cpus_with(cpus[0], cpus[1], c"swap", &still_there, true, None);
         last = match ret {
             Ok(r) if r == EAGAIN.to_errno() => EAGAIN,
             // A CPU went offline, so its task has left it: look again.

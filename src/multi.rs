@@ -96,10 +96,7 @@ use core::{
     ptr, //
 };
 use kernel::{
-    cpu::{
-        nr_cpu_ids,
-        CpuId, //
-    },
+    cpu::CpuId,
     cpumask::Cpumask,
     interrupt::local_interrupt_disable,
     new_condvar, new_spinlock,
@@ -344,8 +341,8 @@ pub(crate) struct Lockstep<'a> {
     broken: Atomic<u32>,
     /// Participants that found their interrupts off in DISABLE_IRQ.
     irqs_off: Atomic<u32>,
-    /// The same, as CPUs.
-    irqs_off_cpus: CpuSet,
+    /// The same, as CPUs, if the caller asked for them (a test).
+    irqs_off_cpus: Option<&'a CpuSet>,
 }
 
 impl<'a> Lockstep<'a> {
@@ -354,7 +351,7 @@ impl<'a> Lockstep<'a> {
         name: &'static CStr,
         active: Active<'a>,
         run: RunFn<'a>,
-        irqs_off_cpus: CpuSet,
+        irqs_off_cpus: Option<&'a CpuSet>,
     ) -> impl PinInit<Self> {
         pin_init!(Self {
             machine: Machine::new(participants),
@@ -387,11 +384,6 @@ impl Lockstep<'_> {
     /// on, until EXIT, all of them.
     pub(crate) fn irqs_off(&self) -> u32 {
         self.irqs_off.load(Relaxed)
-    }
-
-    /// The CPUs of the participants counted by [`Self::irqs_off`].
-    pub(crate) fn irqs_off_cpus(&self) -> &CpuSet {
-        &self.irqs_off_cpus
     }
 
     /// The state the machine is in.
@@ -532,7 +524,9 @@ impl Lockstep<'_> {
                     }
                     if sched::irqs_disabled() || lie {
                         self.irqs_off.fetch_add(1, Relaxed);
-                        self.irqs_off_cpus.add(cpu);
+                        if let Some(set) = self.irqs_off_cpus {
+                            set.add(cpu);
+                        }
                     }
                 }
                 State::Run if self.active.has(cpu) => {
@@ -690,6 +684,9 @@ fn may_stop() -> Result {
 /// CONTEXT: process context, may sleep; not from a work (`EDEADLK`,
 /// nothing queued).
 ///
+/// If `irqs_off_cpus` is given, each participant adds its CPU to it once
+/// its interrupts are off (for a test of the lock-step).
+///
 /// RETURNS: the result of `run`; `EINVAL` if `cpu1 == cpu2`, `ENOENT` if
 /// either is offline (nothing queued); `EINTR` if `killable` and a fatal
 /// signal came before both CPUs were in the lock-step (`run` did not run).
@@ -699,12 +696,12 @@ pub(crate) fn stop_two_cpus_with(
     name: &'static CStr,
     run: RunFn<'_>,
     killable: bool,
+    irqs_off_cpus: Option<&CpuSet>,
 ) -> Result<c_int> {
     if cpu1 == cpu2 {
         return Err(EINVAL);
     }
     may_stop()?;
-    let irqs_off_cpus = CpuSet::new()?;
     stack_pin_init!(let ls = Lockstep::new(2, name, Active::One(cpu1), run, irqs_off_cpus));
     let _cpus = sched::CpusReadGuard::new();
     let (low, high) = if cpu1.as_u32() < cpu2.as_u32() {
@@ -721,7 +718,8 @@ pub(crate) fn stop_two_cpus_with(
 ///
 /// CONTEXT: process context, may sleep, without `cpus_read_lock()` held;
 /// not from a work (`EDEADLK`, nothing queued). The online CPUs stay
-/// online during the call.
+/// online during the call. `irqs_off_cpus`: as for
+/// [`stop_two_cpus_with`].
 ///
 /// RETURNS: 0 if every run of `run` returned 0, else the result of one
 /// of those that did not (which one is not said); `ENOENT` if a CPU
@@ -732,17 +730,14 @@ pub(crate) fn stop_machine_with(
     name: &'static CStr,
     run: RunFn<'_>,
     killable: bool,
+    irqs_off_cpus: Option<&CpuSet>,
 ) -> Result<c_int> {
     may_stop()?;
     let _cpus = sched::CpusReadGuard::new();
     // The online CPUs stay what they are while we hold `cpus_read_lock()`.
-    let online = || {
-        (0..nr_cpu_ids())
-            .filter_map(CpuId::from_u32)
-            .filter(|&c| sched::cpu_online(c))
-    };
+    let online = || crate::cpus::all_cpus().filter(|&c| sched::cpu_online(c));
     let mut any = false;
-    for cpu in (0..nr_cpu_ids()).filter_map(CpuId::from_u32) {
+    for cpu in crate::cpus::all_cpus() {
         if active.is_some_and(|a| a.has(cpu)) {
             if !sched::cpu_online(cpu) {
                 return Err(ENOENT);
@@ -759,7 +754,6 @@ pub(crate) fn stop_machine_with(
     for cpu in online() {
         works.push(work_on(cpu), GFP_KERNEL)?;
     }
-    let irqs_off_cpus = CpuSet::new()?;
     stack_pin_init!(let ls = Lockstep::new(
         u32::try_from(works.len())?,
         name,
@@ -829,8 +823,8 @@ mod tests {
         if let (Some(c0), Some(c2)) = (c0, c2) {
             assert!(Active::One(c0).has(c0));
             assert!(!Active::One(c0).has(c2));
-            let mut set = CpuSet::new()?;
-            set.mask_mut().set(c0);
+            let set = CpuSet::new()?;
+            set.add(c0);
             assert!(!Active::Set(&set).has(c2));
             set.add(c2);
             assert!(Active::Set(&set).has(c2));

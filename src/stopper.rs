@@ -585,8 +585,7 @@ impl Drop for Published {
 
 /// Totals of the counters of all stoppers: (queued, run, refused with `ENOENT`).
 pub(crate) fn totals() -> (u64, u64, u64) {
-    (0..nr_cpu_ids())
-        .filter_map(CpuId::from_u32)
+    crate::cpus::all_cpus()
         .filter_map(stopper)
         .fold((0, 0, 0), |(q, r, e), s| {
             let st = s.snapshot().stats;

@@ -40,6 +40,7 @@ corpus=('' '\n' ' ' '\t' '\0' '\x00\x01' '\xff\xfe' '-' '--1' '-0' '+0' '0x0' '0
 	'18446744073709551616' '99999999999999999999999' '-2147483648' '2147483648 0'
 	'0 0' '1 0' '0 1' '1 99999' '1 1 1 1' 'a b' 'pid cpu' '$(reboot)' '%s%n%p'
 	"$(printf 'A%.0s' $(seq 63))" "$(printf '9%.0s' $(seq 64))" "$(printf '1 %.0s' $(seq 40))"
+	"$(printf '%04095d' 1)" "$(printf '%04096d' 1)" "$(printf '0,%.0s' $(seq 2047))0"
 	'Y' 'N' 'y' 'n' 'true' 'on' 'off' '2' '1\0garbage')
 for f in "${FILES[@]}"; do
 	for c in "${corpus[@]}"; do

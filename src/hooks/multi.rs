@@ -41,7 +41,7 @@ use kernel::{
         CpuId, //
     },
     error::to_result,
-    new_spinlock,
+    new_mutex,
     prelude::*,
     processor::cpu_relax,
     seq_file::SeqFile,
@@ -53,7 +53,7 @@ use kernel::{
             Relaxed,
             Release, //
         },
-        SpinLock,
+        Mutex,
     },
     time::{
         delay::fsleep,
@@ -169,8 +169,7 @@ unsafe extern "C" fn rmigration_rs_irq_probe(info: *mut c_void) {
 struct Seen {
     /// The CPUs it ran on.
     ran_on: CpuSet,
-    /// The participants with interrupts off, as the first CPU to run it
-    /// saw them.
+    /// The participants with interrupts off in DISABLE_IRQ.
     stopped: CpuSet,
     /// Whether every check held, on every CPU.
     bad: Atomic<u32>,
@@ -198,13 +197,9 @@ impl Seen {
         let cpu = CpuId::current();
         self.ran_on.add(cpu);
         if !self.probing.xchg(true, Relaxed) {
-            for c in ls.irqs_off_cpus().cpus() {
-                self.stopped.add(c);
-            }
             // The online CPUs stay what they are: the caller holds
             // `cpus_read_lock()`.
-            let targets = (0..nr_cpu_ids())
-                .filter_map(CpuId::from_u32)
+            let targets = crate::cpus::all_cpus()
                 .filter(|&c| c != cpu && sched::cpu_online(c))
                 .filter(|c| self.participants.is_none_or(|p| p.contains(c)));
             self.probes.send(targets);
@@ -276,19 +271,19 @@ struct MachineRecord {
 #[pin_data]
 pub(super) struct MultiHooks {
     #[pin]
-    last_two: SpinLock<Option<TwoRecord>>,
+    last_two: Mutex<Option<TwoRecord>>,
     #[pin]
-    last_machine: SpinLock<Option<MachineRecord>>,
+    last_machine: Mutex<Option<MachineRecord>>,
     #[pin]
-    last_swap: SpinLock<Option<SwapOutcome>>,
+    last_swap: Mutex<Option<SwapOutcome>>,
 }
 
 impl MultiHooks {
     pub(super) fn new() -> impl PinInit<Self> {
         pin_init!(Self {
-            last_two <- new_spinlock!(None, "rmigration_hooks_last_two"),
-            last_machine <- new_spinlock!(None, "rmigration_hooks_last_machine"),
-            last_swap <- new_spinlock!(None, "rmigration_hooks_last_swap"),
+            last_two <- new_mutex!(None, "rmigration_hooks_last_two"),
+            last_machine <- new_mutex!(None, "rmigration_hooks_last_machine"),
+            last_swap <- new_mutex!(None, "rmigration_hooks_last_swap"),
         })
     }
 
@@ -305,21 +300,22 @@ impl MultiHooks {
         let seen = Seen::new(Some([cpu1, cpu2]))?;
         let start = sched::now_ns();
         let run = |ls: &Lockstep<'_>| seen.run(ls);
-        let ret = multi::stop_two_cpus_with(cpu1, cpu2, c"stop_two_cpus hook", &run, true);
+        let ret = multi::stop_two_cpus_with(cpu1, cpu2, c"stop_two_cpus hook", &run, true, None);
         let ns = sched::now_ns().saturating_sub(start);
         let probed = seen.probes_ok("stop_two_cpus");
         let ret = ret.and_then(|r| probed.map(|()| r));
         let ret = ret.unwrap_or_else(|e| e.to_errno());
-        let ran_only_on_cpu1 = seen.ran_on.weight() == 1 && seen.ran_on.has(cpu1);
+        let ran_only_on_cpu1 = seen.ran_on.cpus().eq([cpu1]);
         let irqs_off = seen.irqs_off();
-        // The record it replaces is freed after the unlock.
-        let _old = self.last_two.lock().replace(TwoRecord {
+        let old = self.last_two.lock().replace(TwoRecord {
             cpus: [cpu1, cpu2],
             ran_on: seen.ran_on,
             irqs_off,
             ret,
             ns,
         });
+        // After the unlock.
+        drop(old);
         to_result(ret)?;
         if !ran_only_on_cpu1 {
             return Err(EIO);
@@ -348,12 +344,11 @@ impl MultiHooks {
     /// `CPULIST`: stops every online CPU, runs the test function on those
     /// of the list.
     pub(super) fn stop_machine(&self, input: &[u8]) -> Result {
-        let mut active = CpuSet::new()?;
-        let mask = active.mask_mut();
+        let active = CpuSet::new()?;
         parse::cpulist(input, nr_cpu_ids(), |cpu| {
             // Below `nr_cpu_ids`: always a CPU.
             if let Some(cpu) = CpuId::from_u32(cpu) {
-                mask.set(cpu);
+                active.add(cpu);
             }
         })?;
         let seen = Seen::new(None)?;
@@ -364,15 +359,15 @@ impl MultiHooks {
             c"stop_machine hook",
             &run,
             true,
+            Some(&seen.stopped),
         );
         let ns = sched::now_ns().saturating_sub(start);
         let probed = seen.probes_ok("stop_machine");
         let ret = ret.and_then(|r| probed.map(|()| r));
         let ret = ret.unwrap_or_else(|e| e.to_errno());
-        let ran_on_active = seen.ran_on.is(active.mask());
+        let ran_on_active = seen.ran_on.is(&active);
         let irqs_off = seen.irqs_off();
-        // The record it replaces is freed after the unlock.
-        let _old = self.last_machine.lock().replace(MachineRecord {
+        let old = self.last_machine.lock().replace(MachineRecord {
             active,
             stopped: seen.stopped,
             ran_on: seen.ran_on,
@@ -380,6 +375,8 @@ impl MultiHooks {
             ret,
             ns,
         });
+        // After the unlock.
+        drop(old);
         to_result(ret)?;
         if !ran_on_active {
             return Err(EIO);

@@ -151,8 +151,15 @@ unsafe extern "C" fn rmigration_rs_stop_two_cpus(
     };
     let call = CCall { func, arg };
     let run = |_: &multi::Lockstep<'_>| call.call();
-    multi::stop_two_cpus_with(cpu1, cpu2, c"rmigration_stop_two_cpus", &run, killable)
-        .unwrap_or_else(|e| e.to_errno())
+    multi::stop_two_cpus_with(
+        cpu1,
+        cpu2,
+        c"rmigration_stop_two_cpus",
+        &run,
+        killable,
+        None,
+    )
+    .unwrap_or_else(|e| e.to_errno())
 }
 
 /// `rmigration_stop_machine()`: see [`multi::stop_machine_with`].
@@ -180,6 +187,6 @@ unsafe extern "C" fn rmigration_rs_stop_machine(
         .then(|| multi::Active::Mask(unsafe { multi::SharedMask::new(Cpumask::from_raw(cpus)) }));
     let call = CCall { func, arg };
     let run = |_: &multi::Lockstep<'_>| call.call();
-    multi::stop_machine_with(active, c"rmigration_stop_machine", &run, killable)
+    multi::stop_machine_with(active, c"rmigration_stop_machine", &run, killable, None)
         .unwrap_or_else(|e| e.to_errno())
 }

@@ -424,9 +424,7 @@ fn end(cpu: CpuId, since: u64, started: bool, why: &str) {
 
 /// The stoppers of the possible CPUs.
 fn all() -> impl Iterator<Item = &'static Stopper> {
-    (0..nr_cpu_ids())
-        .filter_map(CpuId::from_u32)
-        .filter_map(stopper)
+    crate::cpus::all_cpus().filter_map(stopper)
 }
 
 /// How soon the watchdog looks again after moving off a stalled CPU, in ms.
