@@ -78,7 +78,8 @@ mk="make -s -C $src O=$out $mkflags"
 log "configuring $key (allnoconfig + ${frags[*]##*/})"
 run "$mk KCONFIG_ALLCONFIG=$out/.rmigration-fragment allnoconfig" >&2
 
-# Kconfig silently drops options whose dependencies are missing: say which.
+# Kconfig silently drops options whose dependencies are missing: say which
+# (of each option, its last assignment: the debug fragment overrides some).
 dropped=0
 while IFS= read -r line; do
 	case $line in
@@ -86,7 +87,8 @@ while IFS= read -r line; do
 		    grep -q "^$opt=" "$out/.config" && { log "not applied: $line"; dropped=1; } ;;
 	CONFIG_*=*) grep -qxF "$line" "$out/.config" || { log "not applied: $line"; dropped=1; } ;;
 	esac
-done < "$out/.rmigration-fragment"
+done < <(awk -F= '/^CONFIG_/ { last[$1] = $0 } END { for (o in last) print last[o] }' \
+	"$out/.rmigration-fragment")
 grep -q '^CONFIG_RUST=y' "$out/.config" || {
 	run "$mk rustavailable" >&2 || true
 	die "CONFIG_RUST=y did not survive the configuration"
