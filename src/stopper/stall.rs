@@ -475,7 +475,13 @@ unsafe extern "C" fn rmigration_rs_watchdog(cpu: *mut c_int) -> c_ulong {
         if look.calm && calm.is_none_or(|(best, _)| d < best) {
             calm = Some((d, s.cpu));
         }
-        if s.cpu == here && others_online && (look.held.is_some() || look.overdue) {
+        // Its thread kept off while works wait, and this watchdog running
+        // there: something holds the CPU (it let us in for the fair
+        // server's reserve), and looks from here would come only as that
+        // reserve allows, too late for the report. Under load no CPU may
+        // be calm to move to: move on all the same.
+        let held_here = s.cpu == here && look.busy && thread_kept_off(here);
+        if s.cpu == here && others_online && (look.held.is_some() || look.overdue || held_here) {
             move_off = true;
             continue;
         }
