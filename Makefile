@@ -42,7 +42,7 @@ bench: setup
 	@scripts/bench.sh
 
 fmt:
-	rustfmt --edition 2021 --config-path $(or $(wildcard $(KDIR)/source/.rustfmt.toml),.rustfmt.toml) src/*.rs src/*/*.rs
+	rustfmt --edition 2021 --config-path $(or $(wildcard $(KDIR)/source/.rustfmt.toml),.rustfmt.toml) src/*.rs src/*/*.rs tests/loom/build.rs tests/loom/src/*.rs
 
 clean:
 	@scripts/build.sh clean

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0
 #
-# The whole test suite: the litmus tests of the lockless handshakes on the
-# host (tests/litmus.sh, herd7), then, in 4-vCPU VMs, the kselftests of tests/ on the
+# The whole test suite: the litmus tests of the lockless handshakes and the
+# model checks of the rendezvous on the host (tests/litmus.sh, herd7;
+# tests/loom.sh, loom), then, in 4-vCPU VMs, the kselftests of tests/ on the
 # main test kernel (and, in two 2-vCPU VMs of it, the module without
 # debugfs and the lockdep report of a lock held around a wait), then the
 # torture run and the fuzzing (and the stopper tests) on the debug kernel
@@ -80,6 +81,19 @@ if [ $# -eq 0 ]; then
 		skipped=$((skipped + 1))
 	elif [ "$rc" != 0 ] && ! grep -q '^not ok' "$lit"; then
 		echo "not ok the litmus runner exited with status $rc"
+		failed=$((failed + 1))
+	fi
+	# The model checks of the rendezvous, on the host (loom).
+	mc=$(run_file check-loom)
+	log "model checks of the rendezvous (loom, on the host)"
+	"$TOP/tests/loom.sh" | tee "$mc"
+	rc=${PIPESTATUS[0]}
+	count "$mc"
+	if [ "$rc" = 4 ]; then
+		echo "ok the model checks # SKIP $(grep -m1 -o 'SKIP.*' "$mc" | sed 's/^SKIP *//')"
+		skipped=$((skipped + 1))
+	elif [ "$rc" != 0 ] && ! grep -q '^not ok' "$mc"; then
+		echo "not ok the model checks' runner exited with status $rc"
 		failed=$((failed + 1))
 	fi
 fi

@@ -3,8 +3,9 @@
 #
 # Installs everything rmigration needs on a bare Debian 12 machine, idempotently:
 # host packages (system apt), and under $CACHE the kernel source, rust-src,
-# bindgen, libclang and virtme-ng. The system's apt sources are never touched:
-# newer Debian suites are reached through a private apt configuration.
+# bindgen, libclang, virtme-ng, herd7 and loom's crates. The system's apt
+# sources are never touched: newer Debian suites are reached through a
+# private apt configuration.
 set -euo pipefail
 . "$(dirname "$0")/env.sh"
 
@@ -156,6 +157,8 @@ if debian_headers "${KDIR:-}"; then
 	exit 0
 fi
 rustc_toolchain
+# loom and its crates for tests/loom.sh, under $CACHE/cargo.
+"$TOP/tests/loom.sh" --fetch >&2 || die "the crates of tests/loom could not be fetched (crates.io)"
 kernel_source &
 src_pid=$!
 rust_src

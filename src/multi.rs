@@ -34,7 +34,7 @@
 //!   work from starting for as long as it likes. So a participant whose
 //!   work has started does not spin for its partners: it *sleeps* (state
 //!   S, its CPU free for other tasks) until every participant's work has
-//!   started, the last one waking the others ([`Lockstep::gather`]). Only
+//!   started, the last one waking the others ([`machine::prepare`]). Only
 //!   then do they arrive in PREPARE and spin, with preemption off but
 //!   interrupts on (they answer IPIs): every participant was running or
 //!   just woken at `SCHED_FIFO` 99 a moment ago, so what the spin waits
@@ -49,16 +49,17 @@
 //!   partner that might not come: it *withdraws* its arrival when
 //!   `need_resched()` says a task of a higher class wants its CPU, when a
 //!   partner has withdrawn, or after spinning its budget, and sleeps again
-//!   until every participant is ready for the next round. The budget starts
-//!   at [`SPIN_MIN_NS`] and doubles after each failed round, up to
-//!   [`SPIN_MAX_NS`], so that partners on virtual CPUs that the host does
-//!   not run at once still meet. (A rule that grew the budget only when no
-//!   participant was queued but not running made machine stops on an
-//!   oversubscribed VM 3 times slower: a woken participant whose vCPU the
-//!   host does not run looks just like one held away; see BENCHMARKS.md.
-//!   So real-time bursts on a partner's CPU can still grow everyone's spin
-//!   up to [`SPIN_MAX_NS`] per round.) A normal task waking on a participant's CPU does
-//!   not set `need_resched()` against a `SCHED_FIFO` thread: it waits for
+//!   until every participant is ready for the next round. The budget
+//!   starts at [`machine::SPIN_MIN_NS`] and doubles after each failed
+//!   round, up to [`machine::SPIN_MAX_NS`], so that partners on virtual
+//!   CPUs that the host does not run at once still meet. (A rule that grew
+//!   the budget only when no participant was queued but not running made
+//!   machine stops on an oversubscribed VM 3 times slower: a woken
+//!   participant whose vCPU the host does not run looks just like one held
+//!   away; see BENCHMARKS.md. So real-time bursts on a partner's CPU can
+//!   still grow everyone's spin up to [`machine::SPIN_MAX_NS`] per round.)
+//!   A normal task waking on a participant's CPU does not set
+//!   `need_resched()` against a `SCHED_FIFO` thread: it waits for
 //!   the spin, which is bounded as above. The machine leaves PREPARE only
 //!   with every participant present at once, each with preemption off;
 //!   from then on none of them can be preempted, so all of them reach the
@@ -75,8 +76,15 @@
 //!   caller waits, uninterruptibly, until it has left: the stop's state
 //!   lives on the caller's stack.
 //!
+//! The rendezvous itself, the state machine and each participant's loop
+//! through it, is in [`machine`], apart from the kernel ([`Lockstep`] is
+//! what it needs of it): the model checks of `tests/loom/` run the same
+//! file under loom.
+//!
 //! Unload cannot overlap a stop: hooks are removed (waiting for their
 //! writers) and C API users hold a reference on the module.
+
+mod machine;
 
 use crate::{
     bindings::{
@@ -98,7 +106,10 @@ use core::{
 use kernel::{
     cpu::CpuId,
     cpumask::Cpumask,
-    interrupt::local_interrupt_disable,
+    interrupt::{
+        local_interrupt_disable,
+        LocalInterruptDisabled, //
+    },
     new_condvar, new_spinlock,
     prelude::*,
     processor::cpu_relax,
@@ -110,156 +121,18 @@ use kernel::{
             Relaxed, //
         },
         CondVar,
-        SpinLock, //
+        SpinLock,
+        SpinLockGuard, //
     },
+};
+use machine::{
+    Env,
+    Gather,
+    Machine, //
 };
 use pin_init::stack_pin_init;
 
-/// How long a participant spins in PREPARE for its partners in the first
-/// round, in ns. Every partner was running or woken when the round began,
-/// so on real hardware they come within microseconds.
-pub(crate) const SPIN_MIN_NS: u64 = 200_000;
-
-/// The longest a participant spins in PREPARE in one round, in ns: the
-/// budget doubles after each failed round, so that partners on vCPUs that
-/// the host does not run at once (an oversubscribed VM) still meet.
-pub(crate) const SPIN_MAX_NS: u64 = 100_000_000;
-
-/// The states of a multi-CPU stop, in order (`enum multi_stop_state`).
-#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Debug)]
-#[repr(u32)]
-pub(crate) enum State {
-    /// Participants arrive, and may withdraw while others are missing.
-    Prepare = 1,
-    /// Every participant turns its interrupts off.
-    DisableIrq = 2,
-    /// `run()` runs on the active CPUs, interrupts off on all.
-    Run = 3,
-    /// Every participant leaves.
-    Exit = 5,
-    /// The caller could not queue every work: the participants leave.
-    Abort = 6,
-}
-
-impl State {
-    fn from_u32(v: u32) -> Self {
-        match v {
-            1 => State::Prepare,
-            2 => State::DisableIrq,
-            3 => State::Run,
-            5 => State::Exit,
-            _ => State::Abort,
-        }
-    }
-
-    /// The state after this one.
-    fn next(self) -> Self {
-        match self {
-            State::Prepare => State::DisableIrq,
-            State::DisableIrq => State::Run,
-            State::Run | State::Exit => State::Exit,
-            State::Abort => State::Abort,
-        }
-    }
-
-    /// The kernel's name of the state.
-    pub(crate) fn name(self) -> &'static str {
-        match self {
-            State::Prepare => "PREPARE",
-            State::DisableIrq => "DISABLE_IRQ",
-            State::Run => "RUN",
-            State::Exit => "EXIT",
-            State::Abort => "ABORT",
-        }
-    }
-}
-
-/// The state machine: the state and how many participants acknowledged it
-/// (in PREPARE: are present), in one word changed by compare-and-exchange
-/// only, so that an arrival, a withdrawal and the move to the next state
-/// are each one atomic step.
-pub(crate) struct Machine {
-    word: Atomic<u64>,
-    participants: u32,
-}
-
-impl Machine {
-    /// A machine in PREPARE for `participants` (at least one).
-    pub(crate) fn new(participants: u32) -> Self {
-        Self {
-            word: Atomic::new(Self::pack(State::Prepare, 0)),
-            participants,
-        }
-    }
-
-    fn pack(state: State, count: u32) -> u64 {
-        (u64::from(state as u32) << 32) | u64::from(count)
-    }
-
-    fn unpack(word: u64) -> (State, u32) {
-        // The halves of a `u64` fit their `u32`s.
-        (State::from_u32((word >> 32) as u32), word as u32)
-    }
-
-    /// The current state.
-    pub(crate) fn state(&self) -> State {
-        Self::unpack(self.word.load(Acquire)).0
-    }
-
-    /// Changes the word by `f` (`None`: leave it) in one atomic step;
-    /// returns whether `f` changed it.
-    fn update(&self, f: impl Fn(State, u32) -> Option<(State, u32)>) -> bool {
-        let mut old = self.word.load(Acquire);
-        loop {
-            let (state, count) = Self::unpack(old);
-            let Some((state, count)) = f(state, count) else {
-                return false;
-            };
-            match self.word.cmpxchg(old, Self::pack(state, count), Full) {
-                Ok(_) => return true,
-                Err(now) => old = now,
-            }
-        }
-    }
-
-    /// One participant arrives in PREPARE; the last one moves the machine
-    /// to DISABLE_IRQ. Returns `false` if the stop was aborted.
-    pub(crate) fn arrive(&self) -> bool {
-        let n = self.participants;
-        self.update(|state, count| match state {
-            State::Prepare if count + 1 == n => Some((State::DisableIrq, 0)),
-            State::Prepare => Some((State::Prepare, count + 1)),
-            _ => None,
-        })
-    }
-
-    /// One participant present in PREPARE leaves it again; `false` if the
-    /// machine has already moved on (then it must go on with it).
-    pub(crate) fn withdraw(&self) -> bool {
-        self.update(|state, count| match state {
-            State::Prepare if count > 0 => Some((State::Prepare, count - 1)),
-            _ => None,
-        })
-    }
-
-    /// One participant acknowledges `state`; the last one moves the machine
-    /// to the next state (`ack_state()`).
-    pub(crate) fn ack(&self, state: State) {
-        let n = self.participants;
-        self.update(|now, count| match now {
-            s if s != state => None,
-            s if count + 1 == n => Some((s.next(), 0)),
-            s => Some((s, count + 1)),
-        });
-    }
-
-    /// The caller gives up (it could not queue every work, or it was
-    /// killed): the participants leave. Only possible in PREPARE, which
-    /// cannot end while a participant is missing.
-    pub(crate) fn abort(&self) -> bool {
-        self.update(|state, _| (state == State::Prepare).then_some((State::Abort, 0)))
-    }
-}
+pub(crate) use machine::State;
 
 /// Which CPUs of a stop run `run()`.
 #[derive(Clone, Copy)]
@@ -310,17 +183,6 @@ unsafe impl Sync for SharedMask<'_> {}
 /// What runs in the lock-step, with interrupts off on every participant.
 pub(crate) type RunFn<'a> = &'a (dyn Fn(&Lockstep<'_>) -> c_int + Sync);
 
-/// The gathering of the participants before each round of PREPARE.
-struct Gather {
-    /// Participants ready for the next round: their work started, and
-    /// they sleep (or are about to) until the round begins.
-    ready: u32,
-    /// The rounds begun; a round begins when every participant is ready.
-    round: u32,
-    /// The caller gave up: everyone leaves.
-    aborted: bool,
-}
-
 /// One multi-CPU stop, shared by its participants (`struct
 /// multi_stop_data`). It lives on the caller's stack, which waits until
 /// every participant is done with it, and is read on every participant's
@@ -359,11 +221,7 @@ impl<'a> Lockstep<'a> {
             active,
             run,
             gather <- new_spinlock!(
-                Gather {
-                    ready: 0,
-                    round: 0,
-                    aborted: false,
-                },
+                Gather::new(),
                 "rmigration_lockstep_gather"
             ),
             begun <- new_condvar!("rmigration_lockstep_begun"),
@@ -377,7 +235,7 @@ impl<'a> Lockstep<'a> {
 impl Lockstep<'_> {
     /// How many CPUs take part.
     pub(crate) fn participants(&self) -> u32 {
-        self.machine.participants
+        self.machine.participants()
     }
 
     /// How many participants have turned their interrupts off; from RUN
@@ -390,10 +248,100 @@ impl Lockstep<'_> {
     pub(crate) fn state(&self) -> State {
         self.machine.state()
     }
+}
+
+impl Env for Lockstep<'_> {
+    type Cpu = CpuId;
+    type Preempt = sched::PreemptGuard;
+    type Irqs = LocalInterruptDisabled;
+    type Gathering<'g>
+        = SpinLockGuard<'g, Gather>
+    where
+        Self: 'g;
+
+    // The clock is read from the 64th spin on only.
+    const CLOCK_SPINS: u32 = 64;
+
+    #[inline]
+    fn machine(&self) -> &Machine {
+        &self.machine
+    }
+
+    #[inline]
+    fn broken(&self) -> &Atomic<u32> {
+        &self.broken
+    }
+
+    fn lock_gather(&self) -> SpinLockGuard<'_, Gather> {
+        self.gather.lock()
+    }
+
+    /// Sleeps interruptibly: our threads take no signals, and a long wait
+    /// (a partner kept off its CPU) is not a hung task; the stall report
+    /// names the CPU that keeps it.
+    fn sleep(&self, gathering: &mut SpinLockGuard<'_, Gather>) {
+        // A kthread takes no signal: the result says nothing.
+        let _ = self.begun.wait_interruptible(gathering);
+    }
+
+    fn wake_all(&self) {
+        self.begun.notify_all();
+    }
+
+    #[inline]
+    fn preempt_disable(&self) -> sched::PreemptGuard {
+        sched::PreemptGuard::new()
+    }
+
+    #[inline]
+    fn need_resched(&self) -> bool {
+        sched::need_resched()
+    }
+
+    #[inline]
+    fn now_ns(&self) -> u64 {
+        sched::now_ns()
+    }
+
+    #[inline]
+    fn cpu_relax(&self) {
+        cpu_relax();
+    }
+
+    #[inline]
+    fn stop_watchdogs(&self) {
+        sched::stop_watchdogs();
+    }
+
+    fn disable_irqs(&self, cpu: CpuId) -> Option<LocalInterruptDisabled> {
+        // The self-check's own test: this one stays on, and counts itself
+        // as off.
+        let lie = sched::debug_irqs_on_cpu() == Some(cpu);
+        let irqs = (!lie).then(|| {
+            let off = local_interrupt_disable();
+            sched::hard_irq_disable(&off);
+            off
+        });
+        if sched::irqs_disabled() || lie {
+            self.irqs_off.fetch_add(1, Relaxed);
+            if let Some(set) = self.irqs_off_cpus {
+                set.add(cpu);
+            }
+        }
+        irqs
+    }
+
+    fn is_active(&self, cpu: CpuId) -> bool {
+        self.active.has(cpu)
+    }
+
+    fn run(&self) -> c_int {
+        (self.run)(self)
+    }
 
     /// The event of `state` on `cpu`; its `trace=1` line too before
     /// DISABLE_IRQ, after which partners may have their interrupts off
-    /// (the lines are printed after EXIT, see [`Lockstep::lockstep`]).
+    /// (the lines are printed after EXIT, see [`machine::lockstep`]).
     fn trace(&self, cpu: CpuId, state: State, withdrawn: u32) {
         let text = state < State::DisableIrq;
         trace::multi_state(
@@ -406,150 +354,12 @@ impl Lockstep<'_> {
         );
     }
 
-    /// Sleeps until every participant is ready for the round after `done`
-    /// (the last one to be ready begins it and wakes the others); returns
-    /// the round begun, or `None` if the caller gave up.
-    ///
-    /// Sleeps interruptibly: our threads take no signals, and a long wait
-    /// (a partner kept off its CPU) is not a hung task; the stall report
-    /// names the CPU that keeps it.
-    fn gather(&self, done: u32) -> Option<u32> {
-        let n = self.machine.participants;
-        let target = done + 1;
-        let mut g = self.gather.lock();
-        if g.aborted {
-            return None;
-        }
-        g.ready += 1;
-        if g.ready == n {
-            g.ready = 0;
-            g.round = target;
-            self.begun.notify_all();
-        }
-        while g.round < target && !g.aborted {
-            // A kthread takes no signal: the result says nothing.
-            let _ = self.begun.wait_interruptible(&mut g);
-        }
-        (!g.aborted).then_some(target)
+    fn trace_withdrew(&self, cpu: CpuId, wanted: bool, round: u32) {
+        trace::multi_withdrew(self.name, cpu, wanted, round);
     }
 
-    /// The caller gives up, if the machine is still in PREPARE: those
-    /// present or spinning see ABORT, those asleep are woken. Returns
-    /// whether it did.
-    fn give_up(&self) -> bool {
-        if !self.machine.abort() {
-            return false;
-        }
-        let mut g = self.gather.lock();
-        g.aborted = true;
-        self.begun.notify_all();
-        drop(g);
-        true
-    }
-
-    /// PREPARE, for the participant on `cpu`: gathers, arrives, and
-    /// returns preemption held off once every participant is present, or
-    /// `None` if the stop was given up.
-    ///
-    /// See the module documentation: sleeps until every participant is
-    /// ready, spins for a bounded time, withdraws and sleeps again if the
-    /// round fails.
-    fn prepare(&self, cpu: CpuId) -> Option<sched::PreemptGuard> {
-        let mut round = 0;
-        let mut budget = SPIN_MIN_NS;
-        loop {
-            round = self.gather(round)?;
-            let preempt = sched::PreemptGuard::new();
-            if !self.machine.arrive() {
-                return None;
-            }
-            self.trace(cpu, State::Prepare, round - 1);
-            // The clock is read from the 64th spin on only: most arrivals
-            // find their partners sooner.
-            let mut start = None;
-            let mut spins = 0u32;
-            let wanted = loop {
-                match self.machine.state() {
-                    State::Prepare => {}
-                    State::Abort => return None,
-                    // Preemption stays off through the lock-step.
-                    _ => return Some(preempt),
-                }
-                spins = spins.wrapping_add(1);
-                let wanted = sched::need_resched();
-                let broken = self.broken.load(Relaxed) >= round;
-                let late = spins % 64 == 0 && {
-                    let now = sched::now_ns();
-                    now.saturating_sub(*start.get_or_insert(now)) > budget
-                };
-                if (wanted || broken || late) && self.machine.withdraw() {
-                    break wanted;
-                }
-                cpu_relax();
-            };
-            // This round cannot end now: whoever spins in it withdraws.
-            self.broken.store(round, Relaxed);
-            drop(preempt);
-            trace::multi_withdrew(self.name, cpu, wanted, round);
-            budget = (budget * 2).min(SPIN_MAX_NS);
-        }
-    }
-
-    /// The states after PREPARE, for the participant on `cpu`, entered
-    /// with `preempt` held since PREPARE (`multi_cpu_stop()`); returns
-    /// `run()`'s result on the CPUs that ran it, else 0.
-    fn lockstep(&self, cpu: CpuId, preempt: sched::PreemptGuard) -> c_int {
-        let mut now = State::Prepare;
-        let mut irqs = None;
-        let mut err = 0;
-        loop {
-            let state = self.machine.state();
-            if state == now {
-                if irqs.is_some() {
-                    sched::stop_watchdogs();
-                }
-                cpu_relax();
-                continue;
-            }
-            now = state;
-            self.trace(cpu, now, 0);
-            match now {
-                State::DisableIrq => {
-                    // The self-check's own test: this one stays on, and
-                    // counts itself as off.
-                    let lie = sched::debug_irqs_on_cpu() == Some(cpu);
-                    if !lie {
-                        let off = irqs.insert(local_interrupt_disable());
-                        sched::hard_irq_disable(off);
-                    }
-                    if sched::irqs_disabled() || lie {
-                        self.irqs_off.fetch_add(1, Relaxed);
-                        if let Some(set) = self.irqs_off_cpus {
-                            set.add(cpu);
-                        }
-                    }
-                }
-                State::Run if self.active.has(cpu) => {
-                    let ret = (self.run)(self);
-                    if ret != 0 {
-                        err = ret;
-                    }
-                }
-                // Interrupts on again, to leave.
-                State::Exit => drop(irqs.take()),
-                _ => {}
-            }
-            self.machine.ack(now);
-            if now == State::Exit {
-                drop(preempt);
-                // The `trace=1` lines of the states spent with interrupts
-                // off here or on a partner, printed now that they are on.
-                for state in [State::DisableIrq, State::Run, State::Exit] {
-                    trace::multi_state_text(self.name, cpu, state.name());
-                }
-                return err;
-            }
-        }
+    fn trace_text(&self, cpu: CpuId, state: State) {
+        trace::multi_state_text(self.name, cpu, state.name());
     }
 }
 
@@ -570,8 +380,8 @@ unsafe extern "C" fn participate(arg: *mut c_void) -> c_int {
     // may be shared by the participants on their CPUs.
     let ls = unsafe { &*arg.cast::<Lockstep<'_>>() };
     let cpu = CpuId::current();
-    match ls.prepare(cpu) {
-        Some(preempt) => ls.lockstep(cpu, preempt),
+    match machine::prepare(ls, cpu) {
+        Some(preempt) => machine::lockstep(ls, cpu, preempt),
         None => ENOENT.to_errno(),
     }
 }
@@ -623,7 +433,7 @@ fn stop_cpus(
     if queued < n {
         // Not reached while the caller holds `cpus_read_lock()`; should a
         // stopper be disabled all the same, the participants queued leave.
-        ls.give_up();
+        machine::give_up(ls);
         for _ in queued..n {
             done.skip();
         }
@@ -638,7 +448,7 @@ fn stop_cpus(
     let ret = match killable.then(|| done.wait_all_killable()).flatten() {
         Some(ret) => ret,
         // Given up here, or already when not every work could be queued.
-        None if killable && (ls.give_up() || queued < n) => {
+        None if killable && (machine::give_up(ls) || queued < n) => {
             // Killed in PREPARE: the works that have not started never
             // will; those that have see ABORT (or are woken to) and leave.
             given_up = true;
