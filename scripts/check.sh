@@ -69,33 +69,26 @@ if ! "$TOP/scripts/build.sh"; then
 	failed=1
 	summary
 fi
-# The litmus tests of the lockless handshakes, on the host (herd7).
+# host NAME WHAT RUNNER: runs a KTAP runner of tests/ on the host and
+# counts it; its exit status 4 is a skip with its reason.
+host() {
+	local file rc
+	file=$(run_file "check-$1")
+	log "$2"
+	"$TOP/tests/$3" | tee "$file"
+	rc=${PIPESTATUS[0]}
+	count "$file"
+	if [ "$rc" = 4 ]; then
+		echo "ok the $1 checks # SKIP $(grep -m1 -o 'SKIP.*' "$file" | sed 's/^SKIP *//')"
+		skipped=$((skipped + 1))
+	elif [ "$rc" != 0 ] && ! grep -q '^not ok' "$file"; then
+		echo "not ok the $1 runner exited with status $rc"
+		failed=$((failed + 1))
+	fi
+}
 if [ $# -eq 0 ]; then
-	lit=$(run_file check-litmus)
-	log "litmus tests of the lockless handshakes (herd7, on the host)"
-	"$TOP/tests/litmus.sh" | tee "$lit"
-	rc=${PIPESTATUS[0]}
-	count "$lit"
-	if [ "$rc" = 4 ]; then
-		echo "ok the litmus tests # SKIP $(grep -m1 -o 'SKIP.*' "$lit" | sed 's/^SKIP *//')"
-		skipped=$((skipped + 1))
-	elif [ "$rc" != 0 ] && ! grep -q '^not ok' "$lit"; then
-		echo "not ok the litmus runner exited with status $rc"
-		failed=$((failed + 1))
-	fi
-	# The model checks of the rendezvous, on the host (loom).
-	mc=$(run_file check-loom)
-	log "model checks of the rendezvous (loom, on the host)"
-	"$TOP/tests/loom.sh" | tee "$mc"
-	rc=${PIPESTATUS[0]}
-	count "$mc"
-	if [ "$rc" = 4 ]; then
-		echo "ok the model checks # SKIP $(grep -m1 -o 'SKIP.*' "$mc" | sed 's/^SKIP *//')"
-		skipped=$((skipped + 1))
-	elif [ "$rc" != 0 ] && ! grep -q '^not ok' "$mc"; then
-		echo "not ok the model checks' runner exited with status $rc"
-		failed=$((failed + 1))
-	fi
+	host litmus "litmus tests of the lockless handshakes (herd7, on the host)" litmus.sh
+	host loom "model checks of the rendezvous (loom, on the host)" loom.sh
 fi
 
 if [ "$stock" = 1 ] && ! progress "preparing Debian's stock kernel" wait "$stock_pid"; then

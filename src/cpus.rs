@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 
 //! Sets of CPUs of any number: a CPU mask that several CPUs add
-//! themselves to at once ([`CpuSet`]), the CPUs of a mask in order
-//! ([`cpus_in`]), and every CPU number ([`all_cpus`]).
+//! themselves to at once ([`CpuSet`]), and every CPU number
+//! ([`all_cpus`]).
 //!
 //! The hooks and the multi-CPU stops record which CPUs did what; a `u64`
 //! bitmap would stop at CPU 63, where machines have hundreds or thousands
@@ -15,10 +15,7 @@ use kernel::{
         nr_cpu_ids,
         CpuId, //
     },
-    cpumask::{
-        Cpumask,
-        CpumaskVar, //
-    },
+    cpumask::CpumaskVar,
     prelude::*,
 };
 
@@ -26,11 +23,6 @@ use kernel::{
 /// (possible CPUs may have gaps: those are not [`CpuId`]s either).
 pub(crate) fn all_cpus() -> impl Iterator<Item = CpuId> + Clone {
     (0..nr_cpu_ids()).filter_map(CpuId::from_u32)
-}
-
-/// The CPUs of `mask`, in ascending order.
-pub(crate) fn cpus_in(mask: &Cpumask) -> impl Iterator<Item = CpuId> + Clone + '_ {
-    all_cpus().filter(move |&cpu| mask.test(cpu))
 }
 
 /// A set of CPUs that CPUs may add themselves to at once, as the kernel
@@ -74,7 +66,7 @@ impl CpuSet {
 
     /// Its CPUs, in ascending order.
     pub(crate) fn cpus(&self) -> impl Iterator<Item = CpuId> + Clone + '_ {
-        cpus_in(&self.0)
+        all_cpus().filter(|&cpu| self.has(cpu))
     }
 }
 

@@ -69,6 +69,17 @@ skip_unless_module() {
 	fi
 }
 
+# skip_unless_cpus MIN [WHERE]: skips the whole test unless MIN CPUs or
+# more are online (WHERE: where to find them); sets the array cpus to the
+# online CPUs, ascending.
+skip_unless_cpus() {
+	mapfile -t cpus < <(online_cpus)
+	if [ "${#cpus[@]}" -lt "$1" ]; then
+		ktap_skip_all "needs $1 online CPUs, ${#cpus[@]} online${2:+ ($2)}"
+		exit "$KSFT_SKIP"
+	fi
+}
+
 module_loaded() { [ -d /sys/module/rmigration ]; }
 
 # rt_loop_spins PID CPU: the busy loop PID, started as "taskset -c CPU

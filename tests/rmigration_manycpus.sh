@@ -13,11 +13,7 @@ source "$(dirname "$(readlink -f "$0")")/lib.sh"
 ktap_print_header
 skip_unless_root
 skip_unless_module
-cpus=($(online_cpus))
-if [ "${#cpus[@]}" -le 64 ]; then
-	ktap_skip_all "needs more than 64 online CPUs, has ${#cpus[@]} (scripts/check.sh boots a 66-vCPU VM of the stock kernel)"
-	exit "$KSFT_SKIP"
-fi
+skip_unless_cpus 65 "scripts/check.sh boots a 66-vCPU VM of the stock kernel"
 ktap_set_plan 12
 
 high=${cpus[-1]} next=${cpus[-2]}

@@ -13,11 +13,7 @@
 source "$(dirname "$(readlink -f "$0")")/lib.sh"
 
 ktap_print_header
-cpus=($(online_cpus))
-if [ "${#cpus[@]}" -lt 2 ]; then
-	ktap_skip_all "needs two online CPUs"
-	exit "$KSFT_SKIP"
-fi
+skip_unless_cpus 2
 ktap_set_plan 1
 
 tmp=$(mktemp -d)

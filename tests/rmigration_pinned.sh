@@ -29,11 +29,7 @@ if [ ! -f "$PINNED" ]; then
 	ktap_skip_all "$PINNED not built (make module)"
 	exit "$KSFT_SKIP"
 fi
-mapfile -t cpus < <(online_cpus)
-if [ "${#cpus[@]}" -lt 2 ]; then
-	ktap_skip_all "needs 2 online CPUs, ${#cpus[@]} online"
-	exit "$KSFT_SKIP"
-fi
+skip_unless_cpus 2
 ktap_set_plan 10
 
 c0=${cpus[0]}

@@ -30,11 +30,7 @@ source "$(dirname "$(readlink -f "$0")")/lib.sh"
 ktap_print_header
 skip_unless_root
 skip_unless_module
-mapfile -t cpus < <(online_cpus)
-if [ "${#cpus[@]}" -lt 2 ]; then
-	ktap_skip_all "needs 2 online CPUs, ${#cpus[@]} online"
-	exit "$KSFT_SKIP"
-fi
+skip_unless_cpus 2
 ktap_set_plan 31
 
 n=${#cpus[@]}
